@@ -1,0 +1,28 @@
+# Fresh-clone entry points. Each target builds .venv on first use: torch==2.13.0 first
+# (a CPU wheel; an unpinned torch would pull a multi-GB CUDA build), then skvae.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TORCH ?= torch==2.13.0
+
+.PHONY: demo test lint clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH)"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+demo: $(BIN)/.installed
+	$(BIN)/python -m skvae
+
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check skvae tests examples benchmarks
+	$(BIN)/ruff format --check skvae tests examples benchmarks
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,358 @@
+"""What both estimators share: parameters, data checks, seeding, fit, inference."""
+
+from __future__ import annotations
+
+import copy
+import math
+from contextlib import contextmanager
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, clone
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import (
+    Interval,
+    InvalidParameterError,
+    StrOptions,
+)
+from sklearn.utils.validation import check_is_fitted, validate_data
+from skorch.callbacks import EarlyStopping, LRScheduler
+
+from ._loss import kl_divergence, reconstruction_error
+from ._module import ACTIVATIONS, VAEModule
+from ._net import VAENet, ValidationSplit
+from .callbacks import KLAnnealing
+
+_FLOAT_DTYPES = (np.float64, np.float32)
+_TORCH_DTYPES = {
+    np.dtype(np.float64): torch.float64,
+    np.dtype(np.float32): torch.float32,
+}
+
+BASE_PARAMETER_CONSTRAINTS: dict = {
+    "hidden_layer_sizes": ["array-like", None],
+    "activation": [StrOptions(set(ACTIVATIONS))],
+    "batch_norm": ["boolean"],
+    "dropout": [Interval(Real, 0.0, 1.0, closed="left")],
+    "output_activation": [StrOptions({"auto", "identity", "sigmoid"})],
+    "beta": [Interval(Real, 0.0, None, closed="left")],
+    "kl_warmup_epochs": [Interval(Integral, 0, None, closed="left")],
+    "lr": [Interval(Real, 0.0, None, closed="neither")],
+    "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+    "max_epochs": [Interval(Integral, 1, None, closed="left")],
+    "early_stopping": ["boolean"],
+    "validation_fraction": [Interval(Real, 0.0, 1.0, closed="neither")],
+    "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+    "tol": [Interval(Real, 0.0, None, closed="left")],
+    "reduce_lr_on_plateau": ["boolean"],
+    "callbacks": [list, None],
+    "device": [str, torch.device],
+    "random_state": ["random_state"],
+    "verbose": ["verbose"],
+}
+
+
+def auto_batch_size(n_samples: int) -> int:
+    """Power of two near ``sqrt(n_samples)``, between 16 and 512.
+
+    Small data get small batches (enough optimisation steps per epoch), large data get
+    large ones (fewer, cheaper steps per epoch).
+    """
+    return int(np.clip(2 ** round(math.log2(math.sqrt(n_samples))), 16, 512))
+
+
+def auto_hidden_layer_sizes(n_features: int, n_components: int) -> tuple[int, int]:
+    """Two layers about ``2 * n_features`` and ``n_features`` wide, within [8, 256]."""
+    first = int(np.clip(2 * n_features, 16, 256))
+    second = int(np.clip(n_features, max(8, n_components), 128))
+    return first, second
+
+
+def resolve_device(device) -> torch.device:
+    """Turn ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"``... into a usable device."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(
+            f"device={device!r} is not a torch device; use 'cpu', 'cuda', 'cuda:N' "
+            "or 'auto'."
+        ) from exc
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} was requested but torch sees no CUDA GPU; use "
+            "device='cpu', or device='auto' to take a GPU only when there is one."
+        )
+    return resolved
+
+
+@contextmanager
+def seeded_torch(seed: int, device: torch.device):
+    """Seed torch inside the block and give the caller's RNG state back after it."""
+    devices = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices, device_type="cuda"):
+        torch.random.default_generator.manual_seed(seed)
+        if device.type == "cuda":
+            torch.cuda.manual_seed(seed)
+        yield
+
+
+def to_tensor(X: np.ndarray) -> torch.Tensor:
+    """Share memory with ``X`` when torch may (writeable, contiguous), else copy."""
+    if not X.flags.writeable or not X.flags.c_contiguous:
+        X = np.array(X, order="C")
+    return torch.from_numpy(X)
+
+
+def _check_hidden_layer_sizes(estimator, value):
+    sizes = tuple(value)
+    if not sizes or not all(
+        isinstance(s, Integral) and not isinstance(s, bool) and s >= 1 for s in sizes
+    ):
+        raise InvalidParameterError(
+            f"The 'hidden_layer_sizes' parameter of {type(estimator).__name__} must "
+            f"be None or a non-empty sequence of ints >= 1. Got {value!r} instead."
+        )
+    return tuple(int(s) for s in sizes)
+
+
+class BaseVAE(BaseEstimator):
+    """Fit and inference machinery shared by the VAE estimators.
+
+    Subclasses define ``__init__`` (the public parameters) and what the latent size
+    defaults to, through ``_resolve_n_components``.
+    """
+
+    _parameter_constraints: dict = dict(BASE_PARAMETER_CONSTRAINTS)
+
+    # -- fitting -----------------------------------------------------------------
+
+    def _resolve_n_components(self, n_features: int) -> int:
+        return self.n_components
+
+    def _make_callbacks(self, monitor: str) -> list:
+        """Default training callbacks, with the user's added or swapped in by name."""
+        named = {}
+        if self.kl_warmup_epochs > 0:
+            named["kl_annealing"] = KLAnnealing(n_epochs=self.kl_warmup_epochs)
+        if self.early_stopping:
+            named["early_stopping"] = EarlyStopping(
+                monitor=monitor,
+                patience=self.n_iter_no_change,
+                threshold=self.tol,
+                load_best=True,
+            )
+        if self.reduce_lr_on_plateau:
+            named["lr_scheduler"] = LRScheduler(
+                policy=torch.optim.lr_scheduler.ReduceLROnPlateau,
+                monitor=monitor,
+                patience=max(1, self.n_iter_no_change // 2),
+                factor=0.5,
+            )
+        unnamed = []
+        for callback in self.callbacks or []:
+            name, callback = (
+                callback if isinstance(callback, tuple) else (None, callback)
+            )
+            # Callbacks keep state during training; copies keep the user's untouched.
+            callback = (
+                clone(callback)
+                if hasattr(callback, "get_params")
+                else copy.deepcopy(callback)
+            )
+            if name is None:
+                unnamed.append(callback)
+            else:
+                named[name] = callback
+        return list(named.items()) + unnamed
+
+    def _fit(self, X):
+        # A failed (re)fit must leave no usable model behind, not a stale or NaN one.
+        self.__dict__.pop("net_", None)
+        X = validate_data(self, X, dtype=_FLOAT_DTYPES, order="C")
+        n_samples, n_features = X.shape
+        n_components = self._resolve_n_components(n_features)
+        if self.hidden_layer_sizes is None:
+            hidden = auto_hidden_layer_sizes(n_features, n_components)
+        else:
+            hidden = _check_hidden_layer_sizes(self, self.hidden_layer_sizes)
+        output_activation = self.output_activation
+        if output_activation == "auto":
+            in_unit_interval = X.min() >= 0.0 and X.max() <= 1.0
+            output_activation = "sigmoid" if in_unit_interval else "identity"
+        batch_size = (
+            auto_batch_size(n_samples) if self.batch_size == "auto" else self.batch_size
+        )
+        device = resolve_device(self.device)
+        seed = int(
+            check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        )
+
+        validate = self.early_stopping and ValidationSplit.n_valid(
+            n_samples, self.validation_fraction
+        )
+        monitor = "valid_loss" if validate else "train_loss"
+        X_tensor = to_tensor(X).to(device)
+        with seeded_torch(seed, device):
+            module = VAEModule(
+                n_features=n_features,
+                n_components=n_components,
+                hidden_layer_sizes=hidden,
+                activation=self.activation,
+                batch_norm=self.batch_norm,
+                dropout=self.dropout,
+                output_activation=output_activation,
+            ).to(device=device, dtype=_TORCH_DTYPES[X.dtype])
+            net = VAENet(
+                module,
+                beta=self.beta,
+                lr=self.lr,
+                max_epochs=self.max_epochs,
+                batch_size=batch_size,
+                train_split=ValidationSplit(self.validation_fraction, seed)
+                if validate
+                else None,
+                callbacks=self._make_callbacks(monitor),
+                device=device,
+                verbose=self.verbose,
+            )
+            net.fit(X_tensor)
+        self.n_components_ = n_components
+        self.hidden_layer_sizes_ = hidden
+        self.output_activation_ = output_activation
+        self.batch_size_ = batch_size
+        self.history_ = net.history
+        self.n_iter_ = len(net.history)
+        self.net_ = net
+        return X
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "net_")
+
+    # -- inference ---------------------------------------------------------------
+
+    def _inference_input(self, X):
+        """Validate ``X`` and return it as a tensor in the module's dtype, with the
+        dtype the output should have (that of ``X``)."""
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=_FLOAT_DTYPES, order="C", reset=False)
+        return self._as_module_tensor(X), X.dtype
+
+    def _as_module_tensor(self, X: np.ndarray) -> torch.Tensor:
+        module_dtype = next(self.net_.module_.parameters()).dtype
+        return to_tensor(X).to(module_dtype)
+
+    def _map(self, X_tensor, fn, width: int | None, out_dtype) -> np.ndarray:
+        shape = (len(X_tensor),) if width is None else (len(X_tensor), width)
+        out = torch.empty(shape, dtype=X_tensor.dtype)
+        self.net_.map_batches(X_tensor, fn, out)
+        if not torch.isfinite(out).all():
+            raise ValueError(
+                f"{type(self).__name__} produced NaN or infinite values: the input "
+                "holds values far outside the range it was fitted on (or too large for "
+                "floating point). Scale X the same way as the training data."
+            )
+        return out.numpy().astype(out_dtype, copy=False)
+
+    def _reconstruction_error(self, X) -> np.ndarray:
+        X_tensor, out_dtype = self._inference_input(X)
+        return self._map(
+            X_tensor,
+            lambda m, x: reconstruction_error(m.decode(m.encode(x)[0]), x),
+            None,
+            out_dtype,
+        )
+
+    def _negative_elbo(self, X_tensor, out_dtype) -> np.ndarray:
+        def per_sample(module, x):
+            mean, log_var = module.encode(x)
+            return reconstruction_error(module.decode(mean), x) + kl_divergence(
+                mean, log_var
+            )
+
+        return self._map(X_tensor, per_sample, None, out_dtype)
+
+    def score(self, X, y=None) -> float:
+        """Mean evidence lower bound of ``X`` (higher is better).
+
+        The per-sample value is ``-(reconstruction error + KL divergence)``, the VAE
+        loss at ``beta=1``, so models with different ``beta`` or ``n_components`` are
+        compared on one scale; ``GridSearchCV`` can tune with it without labels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data to score, scaled like the training data.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+        """
+        X_tensor, _ = self._inference_input(X)
+        return -float(np.mean(self._negative_elbo(X_tensor, np.float64)))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
+
+
+# Shared by both estimators' docstrings (inserted with str.format), so the two
+# parameter lists cannot drift apart.
+COMMON_PARAMETERS_DOC = """\
+    hidden_layer_sizes : sequence of int or None, default=None
+        Encoder widths, first to last; the decoder mirrors them. None picks two
+        layers about ``2 * n_features`` and ``n_features`` wide (16 to 256).
+    activation : {{"relu", "leaky_relu", "elu", "gelu", "selu", "tanh", "sigmoid"}}, \
+default="relu"
+        Hidden-layer activation.
+    batch_norm : bool, default=False
+        Batch normalisation after each encoder layer.
+    dropout : float in [0, 1), default=0.0
+        Dropout probability after each encoder activation.
+    output_activation : {{"auto", "identity", "sigmoid"}}, default="auto"
+        Decoder output: "identity" suits standardized data, "sigmoid" data in
+        [0, 1]; "auto" picks sigmoid when the training data lie in [0, 1].
+    beta : float >= 0, default={beta}
+        Weight of the KL divergence between the posterior q(z|x) and the N(0, I)
+        prior in the loss ``reconstruction + beta * KL``. Larger values give a
+        smoother, more regular latent space at some cost in reconstruction.
+    kl_warmup_epochs : int >= 0, default=10
+        KL annealing: the KL weight ramps linearly from 0 to ``beta`` over this
+        many epochs (0 starts at ``beta``). See :class:`skvae.callbacks.KLAnnealing`.
+    lr : float > 0, default=3e-3
+        Adam learning rate.
+    batch_size : int or "auto", default="auto"
+        Rows per training step; "auto" is a power of two near ``sqrt(n_samples)``,
+        between 16 and 512.
+    max_epochs : int >= 1, default=100
+        Upper bound on the passes over the training data.
+    early_stopping : bool, default=True
+        Hold out ``validation_fraction`` of the rows and stop when their loss has not
+        improved by ``tol`` (relative) for ``n_iter_no_change`` epochs, restoring the
+        best weights. Data too small to split are not held out; the training loss is
+        watched instead.
+    validation_fraction : float in (0, 1), default=0.1
+        Share of the rows held out for early stopping.
+    n_iter_no_change : int >= 1, default=20
+        Patience of early stopping, in epochs; the learning rate is halved after half
+        as many epochs without improvement.
+    tol : float >= 0, default=1e-4
+        Relative improvement of the monitored loss that counts as progress.
+    reduce_lr_on_plateau : bool, default=True
+        Halve the learning rate when the monitored loss stalls (ReduceLROnPlateau).
+    callbacks : list of skorch callbacks or (name, callback) tuples, default=None
+        Extra skorch callbacks. A tuple whose name is "kl_annealing",
+        "early_stopping" or "lr_scheduler" replaces that default callback.
+    device : {{"cpu", "cuda", "auto"}} or torch.device, default="cpu"
+        Where training and inference run; "auto" takes a GPU when torch sees one.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, shuffling, the validation split and the
+        reparameterisation noise. The caller's global torch and numpy random
+        states are left as they were.
+    verbose : int, default=0
+        Print a table row per epoch when > 0."""

@@ -1,0 +1,131 @@
+"""Torch modules: an MLP encoder, a mirrored decoder and the VAE that joins them."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+ACTIVATIONS = {
+    "relu": nn.ReLU,
+    "leaky_relu": nn.LeakyReLU,
+    "elu": nn.ELU,
+    "gelu": nn.GELU,
+    "selu": nn.SELU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+}
+
+OUTPUT_ACTIVATIONS = {"identity": nn.Identity, "sigmoid": nn.Sigmoid}
+
+# exp(log_var) overflows float32 a little above 88; clamping keeps a diverging encoder
+# from turning the KL term into inf before the divergence check can report it clearly.
+_LOG_VAR_MIN, _LOG_VAR_MAX = -30.0, 30.0
+
+
+class VAEOutput(NamedTuple):
+    """What :class:`VAEModule` returns: the decoded input and the posterior."""
+
+    reconstruction: torch.Tensor
+    mean: torch.Tensor
+    log_var: torch.Tensor
+
+
+def _mlp(
+    widths: list[int], activation: str, batch_norm: bool, dropout: float
+) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for n_in, n_out in zip(widths[:-1], widths[1:], strict=True):
+        layers.append(nn.Linear(n_in, n_out))
+        if batch_norm:
+            layers.append(nn.BatchNorm1d(n_out))
+        layers.append(ACTIVATIONS[activation]())
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+    return nn.Sequential(*layers)
+
+
+class VAEModule(nn.Module):
+    """A variational autoencoder with a diagonal Gaussian posterior.
+
+    The encoder maps ``x`` through the hidden layers to the mean and log-variance of
+    q(z|x); during training ``z`` is drawn with the reparameterisation trick, in
+    evaluation mode ``z`` is the posterior mean, so inference is deterministic. The
+    decoder mirrors the encoder's widths.
+
+    Parameters
+    ----------
+    n_features : int
+        Width of the input and of the reconstruction.
+    n_components : int
+        Dimension of the latent space.
+    hidden_layer_sizes : sequence of int
+        Encoder widths, first to last; the decoder uses them in reverse.
+    activation : str, default="relu"
+        Hidden activation, a key of ``ACTIVATIONS``.
+    batch_norm : bool, default=False
+        Batch normalisation after each encoder layer.
+    dropout : float, default=0.0
+        Dropout probability after each encoder activation.
+    output_activation : {"identity", "sigmoid"}, default="identity"
+        Applied to the decoder output: identity for standardized data, sigmoid for
+        data scaled to [0, 1].
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skvae._module import VAEModule
+    >>> module = VAEModule(n_features=4, n_components=2, hidden_layer_sizes=(8,)).eval()
+    >>> out = module(torch.zeros(3, 4))
+    >>> tuple(out.reconstruction.shape), tuple(out.mean.shape)
+    ((3, 4), (3, 2))
+    """
+
+    def __init__(
+        self,
+        n_features: int,
+        n_components: int,
+        hidden_layer_sizes=(64, 32),
+        activation: str = "relu",
+        batch_norm: bool = False,
+        dropout: float = 0.0,
+        output_activation: str = "identity",
+    ):
+        super().__init__()
+        widths = [n_features, *hidden_layer_sizes]
+        self.encoder = _mlp(widths, activation, batch_norm, dropout)
+        self.mean = nn.Linear(widths[-1], n_components)
+        self.log_var = nn.Linear(widths[-1], n_components)
+        self.decoder = nn.Sequential(
+            _mlp([n_components, *widths[:0:-1]], activation, False, 0.0),
+            nn.Linear(widths[1], n_features),
+            OUTPUT_ACTIVATIONS[output_activation](),
+        )
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return the mean and log-variance of q(z|x)."""
+        hidden = self.encoder(x)
+        log_var = self.log_var(hidden).clamp(_LOG_VAR_MIN, _LOG_VAR_MAX)
+        return self.mean(hidden), log_var
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Map latent points back to the input space."""
+        return self.decoder(z)
+
+    @staticmethod
+    def reparameterize(
+        mean: torch.Tensor,
+        log_var: torch.Tensor,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Draw ``z = mean + std * eps`` with ``eps ~ N(0, I)``."""
+        eps = torch.randn(
+            mean.shape, generator=generator, dtype=mean.dtype, device=mean.device
+        )
+        return mean + torch.exp(0.5 * log_var) * eps
+
+    def forward(self, x: torch.Tensor) -> VAEOutput:
+        mean, log_var = self.encode(x)
+        z = self.reparameterize(mean, log_var) if self.training else mean
+        return VAEOutput(self.decode(z), mean, log_var)

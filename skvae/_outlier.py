@@ -1,0 +1,196 @@
+"""VAEOutlierDetector: anomaly detection by reconstruction error."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import OutlierMixin, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from ._base import COMMON_PARAMETERS_DOC, BaseVAE
+
+
+class VAEOutlierDetector(OutlierMixin, BaseVAE):
+    __doc__ = """Variational autoencoder as a scikit-learn outlier detector.
+
+    Samples the model reconstructs badly are anomalous. ``score_samples`` returns the
+    negative reconstruction error of the posterior-mean decoding (deterministic;
+    higher means more normal), following the convention of
+    :class:`~sklearn.ensemble.IsolationForest`. Labels are never needed: the
+    threshold ``offset_`` comes from ``contamination``.
+
+    Parameters
+    ----------
+    contamination : float in (0, 0.5], default=0.1
+        Expected share of outliers in the training data; sets ``offset_`` so that this
+        share of the training samples is predicted as outliers.
+    n_components : int >= 1 or "auto", default="auto"
+        Dimension of the latent space; "auto" is ``min(max(1, n_features // 2), 10)``.
+{common}
+
+    Attributes
+    ----------
+    offset_ : float
+        Threshold on ``score_samples``: ``decision_function = score_samples - offset_``.
+    net_ : skvae._net.VAENet
+        The fitted skorch net; ``net_.module_`` is the torch module.
+    history_ : skorch.History
+        Per-epoch losses: ``train_loss``, ``train_reconstruction``, ``train_kl``,
+        their ``valid_`` counterparts, ``kl_weight`` and ``dur``.
+    n_iter_ : int
+        Epochs run.
+    n_components_ : int
+        Latent dimension used.
+    hidden_layer_sizes_ : tuple of int
+        Encoder widths used.
+    output_activation_ : str
+        Decoder output activation used.
+    batch_size_ : int
+        Training batch size used.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+
+    See Also
+    --------
+    VAETransformer : The same model as a dimensionality reducer.
+    sklearn.ensemble.IsolationForest : A tree-based detector with the same API.
+
+    Examples
+    --------
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import MinMaxScaler
+    >>> from skvae import VAEOutlierDetector
+    >>> from skvae.datasets import make_anomaly_data
+    >>> X, y = make_anomaly_data(n_samples=1000, random_state=0)
+    >>> pipe = make_pipeline(MinMaxScaler(), VAEOutlierDetector(contamination=0.03,
+    ...                                                         random_state=0))
+    >>> labels = pipe.fit_predict(X)
+    >>> sorted(set(labels.tolist()))
+    [-1, 1]
+    """.format(common=COMMON_PARAMETERS_DOC.format(beta=1.0))
+
+    _parameter_constraints: dict = {
+        **BaseVAE._parameter_constraints,
+        "contamination": [Interval(Real, 0.0, 0.5, closed="right")],
+        "n_components": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
+    }
+
+    def __init__(
+        self,
+        *,
+        contamination: float = 0.1,
+        n_components="auto",
+        hidden_layer_sizes=None,
+        activation: str = "relu",
+        batch_norm: bool = False,
+        dropout: float = 0.0,
+        output_activation: str = "auto",
+        beta: float = 1.0,
+        kl_warmup_epochs: int = 10,
+        lr: float = 3e-3,
+        batch_size="auto",
+        max_epochs: int = 100,
+        early_stopping: bool = True,
+        validation_fraction: float = 0.1,
+        n_iter_no_change: int = 20,
+        tol: float = 1e-4,
+        reduce_lr_on_plateau: bool = True,
+        callbacks=None,
+        device="cpu",
+        random_state=None,
+        verbose: int = 0,
+    ):
+        self.contamination = contamination
+        self.n_components = n_components
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.batch_norm = batch_norm
+        self.dropout = dropout
+        self.output_activation = output_activation
+        self.beta = beta
+        self.kl_warmup_epochs = kl_warmup_epochs
+        self.lr = lr
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.reduce_lr_on_plateau = reduce_lr_on_plateau
+        self.callbacks = callbacks
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _resolve_n_components(self, n_features: int) -> int:
+        if self.n_components == "auto":
+            return min(max(1, n_features // 2), 10)
+        return self.n_components
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Train the VAE on ``X`` (outliers may be included) and set ``offset_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data, best standardized or scaled to [0, 1].
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : VAEOutlierDetector
+        """
+        X = self._fit(X)
+        self.offset_ = float(
+            np.percentile(self.score_samples(X), 100.0 * self.contamination)
+        )
+        return self
+
+    def score_samples(self, X):
+        """Normality score: the negative reconstruction error (higher is more normal).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,), dtype of X
+        """
+        return -self._reconstruction_error(X)
+
+    def decision_function(self, X):
+        """``score_samples(X) - offset_``: negative for predicted outliers.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        return self.score_samples(X) - self.offset_
+
+    def predict(self, X):
+        """Label each sample +1 (inlier) or -1 (outlier).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,), dtype int
+        """
+        return np.where(self.decision_function(X) < 0, -1, 1)

@@ -1,0 +1,188 @@
+"""VAETransformer: compress data to a latent space and reconstruct it."""
+
+from __future__ import annotations
+
+from numbers import Integral
+
+from sklearn.base import (
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_array, check_is_fitted
+
+from ._base import _FLOAT_DTYPES, COMMON_PARAMETERS_DOC, BaseVAE
+
+
+class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
+    __doc__ = """Variational autoencoder as a scikit-learn transformer.
+
+    ``transform`` maps samples to the mean of their posterior q(z|x) (deterministic),
+    ``inverse_transform`` decodes latent points back to the input space. Use it like
+    :class:`~sklearn.decomposition.PCA`, after a scaler.
+
+    Parameters
+    ----------
+    n_components : int >= 1, default=2
+        Dimension of the latent space.
+{common}
+
+    Attributes
+    ----------
+    net_ : skvae._net.VAENet
+        The fitted skorch net; ``net_.module_`` is the torch module.
+    history_ : skorch.History
+        Per-epoch losses: ``train_loss``, ``train_reconstruction``, ``train_kl``,
+        their ``valid_`` counterparts, ``kl_weight`` and ``dur``; e.g.
+        ``history_[:, "valid_loss"]``.
+    n_iter_ : int
+        Epochs run.
+    n_components_ : int
+        Latent dimension.
+    hidden_layer_sizes_ : tuple of int
+        Encoder widths used.
+    output_activation_ : str
+        Decoder output activation used.
+    batch_size_ : int
+        Training batch size used.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+
+    See Also
+    --------
+    VAEOutlierDetector : The same model scoring anomalies by reconstruction error.
+    sklearn.decomposition.PCA : The linear counterpart.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_wine
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skvae import VAETransformer
+    >>> X, _ = load_wine(return_X_y=True)
+    >>> pipe = make_pipeline(StandardScaler(), VAETransformer(random_state=0))
+    >>> pipe.fit_transform(X).shape
+    (178, 2)
+    """.format(common=COMMON_PARAMETERS_DOC.format(beta=1.0))
+
+    _parameter_constraints: dict = {
+        **BaseVAE._parameter_constraints,
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        *,
+        n_components: int = 2,
+        hidden_layer_sizes=None,
+        activation: str = "relu",
+        batch_norm: bool = False,
+        dropout: float = 0.0,
+        output_activation: str = "auto",
+        beta: float = 1.0,
+        kl_warmup_epochs: int = 10,
+        lr: float = 3e-3,
+        batch_size="auto",
+        max_epochs: int = 100,
+        early_stopping: bool = True,
+        validation_fraction: float = 0.1,
+        n_iter_no_change: int = 20,
+        tol: float = 1e-4,
+        reduce_lr_on_plateau: bool = True,
+        callbacks=None,
+        device="cpu",
+        random_state=None,
+        verbose: int = 0,
+    ):
+        self.n_components = n_components
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.batch_norm = batch_norm
+        self.dropout = dropout
+        self.output_activation = output_activation
+        self.beta = beta
+        self.kl_warmup_epochs = kl_warmup_epochs
+        self.lr = lr
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.reduce_lr_on_plateau = reduce_lr_on_plateau
+        self.callbacks = callbacks
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Train the VAE on ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data, best standardized or scaled to [0, 1].
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : VAETransformer
+        """
+        self._fit(X)
+        return self
+
+    @property
+    def _n_features_out(self):
+        return self.n_components_
+
+    def transform(self, X):
+        """Posterior mean of each sample's latent code.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, n_components), dtype of X
+        """
+        X_tensor, out_dtype = self._inference_input(X)
+        return self._map(
+            X_tensor, lambda m, x: m.encode(x)[0], self.n_components_, out_dtype
+        )
+
+    def inverse_transform(self, X):
+        """Decode latent points back to the input space.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_components)
+            Latent points, e.g. the output of :meth:`transform`.
+
+        Returns
+        -------
+        X_original : ndarray of shape (n_samples, n_features_in_), dtype of X
+        """
+        check_is_fitted(self)
+        Z = check_array(X, dtype=_FLOAT_DTYPES, order="C")
+        if Z.shape[1] != self.n_components_:
+            raise ValueError(
+                f"X has {Z.shape[1]} features, but inverse_transform of "
+                f"{type(self).__name__} expects {self.n_components_} (n_components)."
+            )
+        return self._map(
+            self._as_module_tensor(Z),
+            lambda m, z: m.decode(z),
+            self.n_features_in_,
+            Z.dtype,
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags

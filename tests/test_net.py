@@ -1,0 +1,104 @@
+import numpy as np
+import pytest
+import torch
+
+from skvae import TrainingDivergedError
+from skvae._module import VAEModule
+from skvae._net import SliceLoader, TensorRows, VAENet, ValidationSplit
+
+
+def _net(**kwargs):
+    params = dict(
+        module=VAEModule,
+        module__n_features=3,
+        module__n_components=1,
+        module__hidden_layer_sizes=(4,),
+        max_epochs=3,
+    )
+    params.update(kwargs)
+    return VAENet(**params)
+
+
+def test_slice_loader_covers_every_row_once_in_order():
+    X = torch.arange(9.0).reshape(9, 1)
+    batches = [xb for xb, yb in SliceLoader(TensorRows(X), batch_size=4)]
+    assert [len(b) for b in batches] == [4, 5]  # a one-row tail joins the batch before
+    assert torch.equal(torch.cat(batches), X)
+
+
+def test_slice_loader_shuffles_rows_when_asked():
+    X = torch.arange(100.0).reshape(100, 1)
+    torch.manual_seed(0)
+    rows = torch.cat([xb for xb, _ in SliceLoader(TensorRows(X), 32, shuffle=True)])
+    assert not torch.equal(rows, X)
+    assert torch.equal(rows.sort(dim=0).values, X)
+
+
+def test_slice_loader_len_matches_iteration():
+    loader = SliceLoader(TensorRows(torch.zeros(65, 2)), batch_size=32)
+    assert len(loader) == len(list(loader)) == 2
+
+
+def test_slice_loader_never_calls_getitem(monkeypatch):
+    def fail(*args):
+        raise AssertionError("per-row __getitem__ was used")
+
+    monkeypatch.setattr(TensorRows, "__getitem__", fail)
+    net = _net(train_split=ValidationSplit(0.2, seed=0))
+    net.fit(torch.randn(50, 3))
+    out = net.map_batches(
+        torch.randn(20, 3), lambda m, x: m.encode(x)[0], torch.empty(20, 1)
+    )
+    assert out.shape == (20, 1)
+
+
+def test_validation_split_is_seeded_and_disjoint():
+    X = torch.arange(20.0).reshape(20, 1)
+    train, valid = ValidationSplit(0.25, seed=1)(TensorRows(X))
+    again, _ = ValidationSplit(0.25, seed=1)(TensorRows(X))
+    assert len(valid) == 5 and len(train) == 15
+    assert torch.equal(train.X, again.X)
+    assert set(train.X.flatten().tolist()).isdisjoint(valid.X.flatten().tolist())
+
+
+@pytest.mark.parametrize("n_samples, expected", [(1, 0), (5, 0), (10, 1), (100, 10)])
+def test_validation_split_skips_when_a_part_would_be_empty(n_samples, expected):
+    assert ValidationSplit.n_valid(n_samples, 0.1) == expected
+
+
+def test_history_records_epoch_loss_terms():
+    net = _net(train_split=ValidationSplit(0.2, seed=0), beta=0.5).fit(
+        torch.randn(40, 3)
+    )
+    row = net.history[-1]
+    for prefix in ("train", "valid"):
+        loss = row[f"{prefix}_loss"]
+        assert loss == pytest.approx(
+            row[f"{prefix}_reconstruction"] + 0.5 * row[f"{prefix}_kl"]
+        )
+    assert row["kl_weight"] == 0.5
+    assert "batches" not in row or row["batches"] == []
+
+
+def test_divergence_raises_a_clear_error_naming_the_epoch():
+    net = _net(module__n_features=2)
+    with pytest.raises(
+        TrainingDivergedError, match=r"epoch 1.*Scale the input.*lower `lr`"
+    ):
+        net.fit(torch.full((30, 2), 1e200, dtype=torch.float64).to(torch.float32))
+
+
+def test_map_batches_matches_one_full_forward_pass():
+    net = _net(inference_batch_size=7).fit(torch.randn(30, 3))
+    X = torch.randn(50, 3)
+    out = net.map_batches(X, lambda m, x: m.encode(x)[0], torch.empty(50, 1))
+    net.module_.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(out, net.module_.encode(X)[0])
+
+
+def test_fused_adam_is_used_when_available():
+    net = _net().initialize()
+    defaults = net.optimizer_.defaults
+    assert defaults.get("fused") in (True, None)
+    assert np.isclose(defaults["lr"], net.lr)
