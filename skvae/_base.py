@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import math
-from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
@@ -88,15 +87,18 @@ def resolve_device(device) -> torch.device:
     return resolved
 
 
-@contextmanager
-def seeded_torch(seed: int, device: torch.device):
-    """Seed torch inside the block and give the caller's RNG state back after it."""
-    devices = [device.index or 0] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices, device_type="cuda"):
-        torch.random.default_generator.manual_seed(seed)
-        if device.type == "cuda":
-            torch.cuda.manual_seed(seed)
-        yield
+def make_generators(seed: int, device: torch.device):
+    """Three independent generators: weight initialisation (CPU, where modules are
+    built), shuffling and training noise (on the training device).
+
+    Explicit generators, never torch's global one, keep the caller's random state
+    untouched and make fits reproducible when several run at once in threads.
+    """
+    seeds = np.random.SeedSequence(seed).generate_state(3)
+    init = torch.Generator().manual_seed(int(seeds[0]))
+    shuffle = torch.Generator(device=device).manual_seed(int(seeds[1]))
+    noise = torch.Generator(device=device).manual_seed(int(seeds[2]))
+    return init, shuffle, noise
 
 
 def to_tensor(X: np.ndarray) -> torch.Tensor:
@@ -132,12 +134,12 @@ class BaseVAE(BaseEstimator):
     def _resolve_n_components(self, n_features: int) -> int:
         return self.n_components
 
-    def _make_callbacks(self, monitor: str) -> list:
+    def _make_callbacks(self, monitor: str, early_stopping: bool) -> list:
         """Default training callbacks, with the user's added or swapped in by name."""
         named = {}
         if self.kl_warmup_epochs > 0:
             named["kl_annealing"] = KLAnnealing(n_epochs=self.kl_warmup_epochs)
-        if self.early_stopping:
+        if early_stopping:
             named["early_stopping"] = EarlyStopping(
                 monitor=monitor,
                 patience=self.n_iter_no_change,
@@ -172,6 +174,34 @@ class BaseVAE(BaseEstimator):
         # A failed (re)fit must leave no usable model behind, not a stale or NaN one.
         self.__dict__.pop("net_", None)
         X = validate_data(self, X, dtype=_FLOAT_DTYPES, order="C")
+        self._train_new_net(X, epochs=None)
+        return X
+
+    def _partial_fit(self, X, epochs: int):
+        """Train ``epochs`` passes over ``X`` without resetting weights or optimiser.
+
+        The first call builds the network from this chunk (its size, range and dtype
+        settle the "auto" choices) and trains on all of it: a chunk is too small a
+        view of the data for early stopping, so none is done.
+        """
+        if not isinstance(epochs, Integral) or isinstance(epochs, bool) or epochs < 1:
+            raise ValueError(f"epochs must be an int >= 1, got {epochs!r}.")
+        first_call = not hasattr(self, "net_")
+        X = validate_data(self, X, dtype=_FLOAT_DTYPES, order="C", reset=first_call)
+        if first_call:
+            self._train_new_net(X, epochs=epochs)
+            return X
+        net = self.net_
+        # The shuffling and noise generators carry on from the last call, so a
+        # stream is reproducible for the same sequence of chunks.
+        net.partial_fit(self._as_module_tensor(X).to(net.device), epochs=epochs)
+        self.n_iter_ = len(net.history)
+        return X
+
+    def _train_new_net(self, X: np.ndarray, epochs: int | None):
+        """Build a module and net for ``X`` and train it; ``epochs=None`` is ``fit``
+        (up to ``max_epochs``, early stopping allowed), an int is a first
+        ``partial_fit`` call."""
         n_samples, n_features = X.shape
         n_components = self._resolve_n_components(n_features)
         if self.hidden_layer_sizes is None:
@@ -189,14 +219,18 @@ class BaseVAE(BaseEstimator):
         seed = int(
             check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         )
-
-        validate = self.early_stopping and ValidationSplit.n_valid(
+        early_stopping = epochs is None and self.early_stopping
+        validate = early_stopping and ValidationSplit.n_valid(
             n_samples, self.validation_fraction
         )
         monitor = "valid_loss" if validate else "train_loss"
         X_tensor = to_tensor(X).to(device)
-        with seeded_torch(seed, device):
-            module = VAEModule(
+        init_generator, shuffle_generator, noise_generator = make_generators(
+            seed, device
+        )
+        module = (
+            VAEModule.seeded(
+                init_generator,
                 n_features=n_features,
                 n_components=n_components,
                 hidden_layer_sizes=hidden,
@@ -204,29 +238,36 @@ class BaseVAE(BaseEstimator):
                 batch_norm=self.batch_norm,
                 dropout=self.dropout,
                 output_activation=output_activation,
-            ).to(device=device, dtype=_TORCH_DTYPES[X.dtype])
-            net = VAENet(
-                module,
-                beta=self.beta,
-                lr=self.lr,
-                max_epochs=self.max_epochs,
-                batch_size=batch_size,
-                train_split=ValidationSplit(self.validation_fraction, seed)
-                if validate
-                else None,
-                callbacks=self._make_callbacks(monitor),
-                device=device,
-                verbose=self.verbose,
             )
+            .to(device=device, dtype=_TORCH_DTYPES[X.dtype])
+            .set_generator(noise_generator)
+        )
+        net = VAENet(
+            module,
+            beta=self.beta,
+            lr=self.lr,
+            max_epochs=self.max_epochs,
+            batch_size=batch_size,
+            iterator_train__generator=shuffle_generator,
+            train_split=ValidationSplit(self.validation_fraction, seed)
+            if validate
+            else None,
+            callbacks=self._make_callbacks(monitor, early_stopping),
+            device=device,
+            verbose=self.verbose,
+        )
+        if epochs is None:
             net.fit(X_tensor)
+        else:
+            net.initialize().partial_fit(X_tensor, epochs=epochs)
         self.n_components_ = n_components
         self.hidden_layer_sizes_ = hidden
         self.output_activation_ = output_activation
         self.batch_size_ = batch_size
+        self.seed_ = seed
         self.history_ = net.history
         self.n_iter_ = len(net.history)
         self.net_ = net
-        return X
 
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "net_")

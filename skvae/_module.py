@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
@@ -32,6 +33,25 @@ class VAEOutput(NamedTuple):
     log_var: torch.Tensor
 
 
+class SeededDropout(nn.Dropout):
+    """Dropout drawing its mask from ``generator`` when one is set.
+
+    ``nn.Dropout`` draws from torch's global generator, which every thread of the
+    process shares: two models trained at once in threads (joblib, dask) would then
+    get each other's random numbers and lose reproducibility.
+    """
+
+    generator: torch.Generator | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0 or self.generator is None:
+            return super().forward(x)
+        keep = torch.rand(
+            x.shape, generator=self.generator, dtype=x.dtype, device=x.device
+        )
+        return x * (keep >= self.p) / (1.0 - self.p)
+
+
 def _mlp(
     widths: list[int], activation: str, batch_norm: bool, dropout: float
 ) -> nn.Sequential:
@@ -42,7 +62,7 @@ def _mlp(
             layers.append(nn.BatchNorm1d(n_out))
         layers.append(ACTIVATIONS[activation]())
         if dropout > 0:
-            layers.append(nn.Dropout(dropout))
+            layers.append(SeededDropout(dropout))
     return nn.Sequential(*layers)
 
 
@@ -103,6 +123,55 @@ class VAEModule(nn.Module):
             OUTPUT_ACTIVATIONS[output_activation](),
         )
 
+    generator: torch.Generator | None = None
+
+    def set_generator(self, generator: torch.Generator | None) -> VAEModule:
+        """Draw training noise (latent samples, dropout masks) from ``generator``
+        instead of torch's global, thread-shared generator."""
+        self.generator = generator
+        for module in self.modules():
+            if isinstance(module, SeededDropout):
+                module.generator = generator
+        return self
+
+    def reset_parameters(self, generator: torch.Generator) -> VAEModule:
+        """Initialise every layer as torch does by default, drawing from ``generator``.
+
+        Together with building the module on the "meta" device (see
+        :meth:`seeded`), this never touches torch's global generator.
+        """
+        for module in self.modules():
+            if isinstance(module, nn.BatchNorm1d):
+                module.reset_parameters()
+            elif isinstance(module, nn.Linear):
+                nn.init.kaiming_uniform_(
+                    module.weight, a=math.sqrt(5), generator=generator
+                )
+                bound = 1.0 / math.sqrt(module.in_features)
+                nn.init.uniform_(module.bias, -bound, bound, generator=generator)
+        return self
+
+    @classmethod
+    def seeded(cls, generator: torch.Generator, **kwargs) -> VAEModule:
+        """Build the module on the CPU with weights drawn from ``generator`` only.
+
+        Layers are created on the "meta" device (no memory, no random draws) and then
+        materialised and initialised, so the global generator is left untouched.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from skvae._module import VAEModule
+        >>> make = lambda: VAEModule.seeded(torch.Generator().manual_seed(0),
+        ...                                 n_features=3, n_components=1,
+        ...                                 hidden_layer_sizes=(4,))
+        >>> torch.equal(make().mean.weight, make().mean.weight)
+        True
+        """
+        with torch.device("meta"):
+            module = cls(**kwargs)
+        return module.to_empty(device="cpu").reset_parameters(generator)
+
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Return the mean and log-variance of q(z|x)."""
         hidden = self.encoder(x)
@@ -127,5 +196,9 @@ class VAEModule(nn.Module):
 
     def forward(self, x: torch.Tensor) -> VAEOutput:
         mean, log_var = self.encode(x)
-        z = self.reparameterize(mean, log_var) if self.training else mean
+        z = (
+            self.reparameterize(mean, log_var, self.generator)
+            if self.training
+            else mean
+        )
         return VAEOutput(self.decode(z), mean, log_var)

@@ -13,12 +13,22 @@ import math
 import numpy as np
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import EpochTimer, PrintLog
+from skorch.callbacks import Callback, EpochTimer, PrintLog
 
 from ._loss import LossTerms, VAELoss
 
 # torch >= 2.4 has a fused Adam on the CPU as well as on CUDA.
 _FUSED_ADAM_ON_CPU = tuple(int(v) for v in torch.__version__.split(".")[:2]) >= (2, 4)
+
+
+# Optimisers whose step() needs no closure (LBFGS and friends re-evaluate the loss).
+_CLOSURE_FREE_OPTIMIZERS = (
+    torch.optim.Adam,
+    torch.optim.AdamW,
+    torch.optim.SGD,
+    torch.optim.RMSprop,
+    torch.optim.Adagrad,
+)
 
 
 class TrainingDivergedError(ValueError, ArithmeticError):
@@ -53,8 +63,8 @@ class TensorRows(torch.utils.data.Dataset):
 class SliceLoader:
     """Iterate over ``(X[start:stop], None)`` batches of a :class:`TensorRows`.
 
-    With ``shuffle=True`` the rows are permuted once per pass with ``torch.randperm``
-    (seeded through torch's generator, which the estimators fork and seed). A final
+    With ``shuffle=True`` the rows are permuted once per pass with ``torch.randperm``,
+    drawn from ``generator`` (the estimators pass a seeded one). A final
     batch of a single row is merged into the one before it, because batch
     normalisation cannot train on one row and a one-row step is mostly noise.
 
@@ -66,10 +76,17 @@ class SliceLoader:
     [4, 5]
     """
 
-    def __init__(self, dataset: TensorRows, batch_size: int, shuffle: bool = False):
+    def __init__(
+        self,
+        dataset: TensorRows,
+        batch_size: int,
+        shuffle: bool = False,
+        generator: torch.Generator | None = None,
+    ):
         self.dataset = dataset
         self.batch_size = batch_size
         self.shuffle = shuffle
+        self.generator = generator
 
     def _bounds(self) -> list[int]:
         n = len(self.dataset)
@@ -84,7 +101,8 @@ class SliceLoader:
     def __iter__(self):
         X = self.dataset.X
         if self.shuffle:
-            X = X[torch.randperm(len(X))]
+            device = X.device if self.generator is None else self.generator.device
+            X = X[torch.randperm(len(X), generator=self.generator, device=device)]
         bounds = self._bounds()
         for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
             yield X[start:stop], None
@@ -214,6 +232,13 @@ class VAENet(NeuralNet):
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         self.kl_weight_ = self.beta
+        listens = any(
+            type(cb).on_grad_computed is not Callback.on_grad_computed
+            for _, cb in self.callbacks_
+        )
+        self._needs_closure_ = listens or not isinstance(
+            self.optimizer_, _CLOSURE_FREE_OPTIMIZERS
+        )
 
     def on_batch_begin(self, net, batch=None, training=False, **kwargs):
         # Per-batch history rows cost time on every step and are never read.
@@ -229,11 +254,7 @@ class VAENet(NeuralNet):
 
     def _step_result(self, y_pred, Xi, weight):
         terms = self.get_loss_terms(y_pred, Xi)
-        return {
-            "loss": terms.total(weight),
-            "terms": torch.stack([t.detach() for t in terms]),
-            "y_pred": y_pred,
-        }
+        return {"loss": terms.total(weight), "terms": terms, "y_pred": y_pred}
 
     def train_step_single(self, batch, **fit_params):
         Xi, _ = batch
@@ -241,6 +262,21 @@ class VAENet(NeuralNet):
         y_pred = self.infer(Xi, **fit_params)
         step = self._step_result(y_pred, Xi, self.kl_weight_)
         step["loss"].backward()
+        return step
+
+    def train_step(self, batch, **fit_params):
+        """One optimisation step.
+
+        skorch's own version wraps the step in a closure and tells callbacks about
+        every gradient (``on_grad_computed``); that costs a walk over the parameters
+        per step, so it is only taken when a callback listens or the optimiser needs
+        a closure (e.g. LBFGS).
+        """
+        if self._needs_closure_:
+            return super().train_step(batch, **fit_params)
+        self._zero_grad_optimizer()
+        step = self.train_step_single(batch, **fit_params)
+        self._step_optimizer(None)
         return step
 
     def validation_step(self, batch, **fit_params):
@@ -257,16 +293,18 @@ class VAENet(NeuralNet):
         # Train/eval mode is set once per pass rather than once per batch: walking
         # the module tree on every step costs as much as a small layer's forward.
         self._set_training(training)
-        weighted_terms = []
-        n_rows = 0
+        # Loss terms stay tensors until the end of the pass: reading a float per
+        # batch would cost an op (and, on a GPU, a synchronisation) per step.
+        terms, sizes = [], []
         for batch in iterator:
             self.notify("on_batch_begin", batch=batch, training=training)
             step = step_fn(batch, **fit_params)
-            n_batch = len(batch[0])
-            weighted_terms.append(step["terms"] * n_batch)
-            n_rows += n_batch
+            terms.extend(step["terms"])
+            sizes.append(len(batch[0]))
             self.notify("on_batch_end", batch=batch, training=training, **step)
-        reconstruction, kl = (torch.stack(weighted_terms).sum(0) / n_rows).tolist()
+        weights = torch.tensor(sizes, dtype=torch.float64) / sum(sizes)
+        per_batch = torch.stack(terms).detach().to("cpu", torch.float64).view(-1, 2)
+        reconstruction, kl = (weights @ per_batch).tolist()
         loss = reconstruction + self.beta * kl
         if not math.isfinite(loss):
             self._raise_diverged(prefix)

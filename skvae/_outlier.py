@@ -150,10 +150,54 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         self : VAEOutlierDetector
         """
         X = self._fit(X)
+        self._set_offset(X)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None, *, epochs: int = 1):
+        """Train on one chunk of data, continuing from the current weights.
+
+        The first call builds the network from this chunk; later calls keep the
+        weights, the Adam state, the history and the KL-annealing schedule. No rows
+        are held out and there is no early stopping. After each call ``offset_`` is
+        re-estimated as the ``contamination`` quantile of this chunk's scores under
+        the updated model, so it always matches the current weights; with chunks of
+        thousands of rows that quantile is precise. To calibrate on other data, set
+        ``offset_ = np.percentile(score_samples(X_cal), 100 * contamination)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            One chunk of training data (outliers may be included), scaled like the
+            rest.
+        y : None
+            Ignored.
+        epochs : int >= 1, default=1
+            Passes over this chunk.
+
+        Returns
+        -------
+        self : VAEOutlierDetector
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skvae import VAEOutlierDetector
+        >>> X = np.random.RandomState(0).uniform(size=(600, 5))
+        >>> detector = VAEOutlierDetector(contamination=0.05, random_state=0)
+        >>> for chunk in np.array_split(X, 3):
+        ...     detector = detector.partial_fit(chunk)
+        >>> round(float(np.mean(detector.predict(X[-200:]) == -1)), 2)
+        0.05
+        """
+        X = self._partial_fit(X, epochs)
+        self._set_offset(X)
+        return self
+
+    def _set_offset(self, X):
         self.offset_ = float(
             np.percentile(self.score_samples(X), 100.0 * self.contamination)
         )
-        return self
 
     def score_samples(self, X):
         """Normality score: the negative reconstruction error (higher is more normal).

@@ -136,6 +136,42 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         self._fit(X)
         return self
 
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None, *, epochs: int = 1):
+        """Train on one chunk of data, continuing from the current weights.
+
+        The first call builds the network from this chunk; later calls keep the
+        weights, the Adam state, the history and the KL-annealing schedule (counted in
+        epochs over all calls). No rows are held out and there is no early stopping:
+        stream the data for as many passes as you want.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            One chunk of training data, scaled like the rest.
+        y : None
+            Ignored.
+        epochs : int >= 1, default=1
+            Passes over this chunk.
+
+        Returns
+        -------
+        self : VAETransformer
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skvae import VAETransformer
+        >>> X = np.random.RandomState(0).normal(size=(300, 4))
+        >>> vae = VAETransformer(random_state=0)
+        >>> for chunk in np.array_split(X, 3):
+        ...     vae = vae.partial_fit(chunk, epochs=2)
+        >>> vae.n_iter_
+        6
+        """
+        self._partial_fit(X, epochs)
+        return self
+
     @property
     def _n_features_out(self):
         return self.n_components_

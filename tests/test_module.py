@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from skvae._module import VAEModule
+from skvae._module import SeededDropout, VAEModule
 
 
 def _linear_widths(module):
@@ -66,10 +66,11 @@ def test_optional_batch_norm_and_dropout_layers(batch_norm, dropout):
         batch_norm=batch_norm,
         dropout=dropout,
     )
-    kinds = [type(m) for m in module.encoder]
-    assert (nn.BatchNorm1d in kinds) == batch_norm
-    assert (nn.Dropout in kinds) == (dropout > 0)
-    assert kinds.count(nn.BatchNorm1d) == (2 if batch_norm else 0)
+    layers = list(module.encoder)
+    n_norms = sum(isinstance(m, nn.BatchNorm1d) for m in layers)
+    n_dropouts = sum(isinstance(m, nn.Dropout) for m in layers)
+    assert n_norms == (2 if batch_norm else 0)
+    assert n_dropouts == (2 if dropout > 0 else 0)
 
 
 def test_log_variance_is_clamped_so_exp_cannot_overflow():
@@ -78,3 +79,23 @@ def test_log_variance_is_clamped_so_exp_cannot_overflow():
         module.log_var.bias.fill_(1e6)
     _, log_var = module.encode(torch.zeros(3, 2))
     assert torch.isfinite(log_var.exp()).all()
+
+
+def test_seeded_generators_make_initialisation_and_noise_reproducible():
+    def run():
+        module = VAEModule(
+            n_features=4, n_components=2, hidden_layer_sizes=(8,), dropout=0.3
+        ).reset_parameters(torch.Generator().manual_seed(0))
+        module.set_generator(torch.Generator().manual_seed(1)).train()
+        return module(torch.ones(5, 4)).reconstruction
+
+    torch.testing.assert_close(run(), run())
+
+
+def test_seeded_dropout_uses_its_generator_and_scales_kept_units():
+    dropout = SeededDropout(0.5)
+    dropout.generator = torch.Generator().manual_seed(0)
+    out = dropout.train()(torch.ones(1000))
+    assert set(out.unique().tolist()) == {0.0, 2.0}
+    assert 400 < int((out == 0).sum()) < 600
+    assert torch.equal(dropout.eval()(torch.ones(3)), torch.ones(3))

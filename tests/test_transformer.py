@@ -71,6 +71,20 @@ def test_same_random_state_same_output_different_differs(blobs):
     assert not np.allclose(a, c)
 
 
+def test_fits_running_at_once_in_threads_stay_reproducible(blobs):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def fit(seed):
+        vae = VAETransformer(max_epochs=5, dropout=0.2, random_state=seed)
+        return vae.fit(blobs).transform(blobs)
+
+    serial = [fit(seed) for seed in (0, 1, 0, 1)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        threaded = list(pool.map(fit, (0, 1, 0, 1)))
+    for expected, got in zip(serial, threaded, strict=True):
+        np.testing.assert_array_equal(expected, got)
+
+
 def test_fit_leaves_global_rng_state_alone(blobs):
     torch_state = torch.random.get_rng_state()
     numpy_state = np.random.get_state()[1].copy()  # noqa: NPY002

@@ -1,0 +1,385 @@
+"""Speed of skvae against a hand-written torch loop and PyOD, as ratios in one run.
+
+Reference workload (issue "Performance"): the seed anomaly data (5000 x 20,
+MinMax-scaled, float32), encoder 20 -> 64 -> 32 -> latent 10 with a mirrored decoder,
+batch 64, 50 epochs, Adam lr 1e-3, one torch thread.
+
+Every timing is the best of a few interleaved repeats, so a burst of load on the
+machine hurts both sides of a ratio alike. Run ``python benchmarks/speed.py --help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import MinMaxScaler
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from skvae import VAEOutlierDetector, VAETransformer  # noqa: E402
+from skvae._loss import VAELoss, reconstruction_error  # noqa: E402
+from skvae._module import VAEModule  # noqa: E402
+from skvae.datasets import make_anomaly_data  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+HIDDEN, LATENT, BATCH, EPOCHS, LR = (64, 32), 10, 64, 50, 1e-3
+SCORING_ROWS = 1_000_000
+
+
+def best_of(repeats: int, *functions):
+    """Run the functions in turn ``repeats`` times; return each one's best time."""
+    best = [float("inf")] * len(functions)
+    for _ in range(repeats):
+        for i, function in enumerate(functions):
+            start = time.perf_counter()
+            function()
+            best[i] = min(best[i], time.perf_counter() - start)
+    return best
+
+
+def reference_detector(**overrides) -> VAEOutlierDetector:
+    params = dict(
+        n_components=LATENT,
+        hidden_layer_sizes=HIDDEN,
+        batch_size=BATCH,
+        max_epochs=EPOCHS,
+        lr=LR,
+        output_activation="sigmoid",
+        # The floor trains on every row at a fixed KL weight with a fixed lr.
+        early_stopping=False,
+        kl_warmup_epochs=0,
+        reduce_lr_on_plateau=False,
+        contamination=0.03,
+        random_state=0,
+    )
+    params.update(overrides)
+    return VAEOutlierDetector(**params)
+
+
+def floor_module(n_features: int) -> VAEModule:
+    return VAEModule(n_features, LATENT, HIDDEN, output_activation="sigmoid")
+
+
+def floor_fit(X: torch.Tensor, epochs: int = EPOCHS, batch: int = BATCH):
+    """The minimal hand-written loop: randperm, tensor slices, same module and loss."""
+    torch.manual_seed(0)
+    module = floor_module(X.shape[1])
+    optimizer = torch.optim.Adam(module.parameters(), lr=LR, fused=True)
+    loss_fn = VAELoss()
+    module.train()
+    for _ in range(epochs):
+        shuffled = X[torch.randperm(len(X))]
+        for start in range(0, len(X), batch):
+            xb = shuffled[start : start + batch]
+            loss = loss_fn(module(xb), xb).total(1.0)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    return module
+
+
+def floor_score(module: VAEModule, X: torch.Tensor, batch: int = 8192) -> torch.Tensor:
+    """The floor's batched forward pass: per-sample error, written in place."""
+    out = torch.empty(len(X), dtype=X.dtype)
+    module.eval()
+    with torch.inference_mode():
+        for start in range(0, len(X), batch):
+            xb = X[start : start + batch]
+            out[start : start + len(xb)] = reconstruction_error(
+                module.decode(module.encode(xb)[0]), xb
+            )
+    return out
+
+
+def verdict(ratio: float, target: float, higher_is_better: bool = False) -> str:
+    ok = ratio >= target if higher_is_better else ratio <= target
+    return "PASS" if ok else "FAIL"
+
+
+def scoring_memory(model_path: str, n_rows: int, n_features: int) -> dict:
+    """Peak extra RSS of score_samples on n_rows, measured in a fresh process."""
+    code = f"""
+import json, pickle, resource, sys, time
+import numpy as np, torch
+torch.set_num_threads(1)
+sys.path.insert(0, {str(ROOT)!r})
+model = pickle.load(open({model_path!r}, "rb"))
+X = np.random.default_rng(0).random(({n_rows}, {n_features}), dtype=np.float32)
+model.score_samples(X[:10])
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+scores = model.score_samples(X)
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+extra = (after - before) / 1024
+print(json.dumps({{"extra_mib": extra, "output_mib": scores.nbytes / 2**20}}))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--quick", action="store_true", help="smaller scaling grid (no n=1e6 x 1000)"
+    )
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    lines: list[str] = []
+
+    def say(text: str = "") -> None:
+        print(text, flush=True)
+        lines.append(text)
+
+    say(f"skvae speed benchmark, {time.strftime('%Y-%m-%d')}")
+    say(
+        f"torch {torch.__version__}, threads {torch.get_num_threads()}, dtype float32, "
+        f"CPU: {os.cpu_count()} cores"
+    )
+    X, y = make_anomaly_data(random_state=0)
+    X_train, X_test, _, y_test = train_test_split(
+        X, y, test_size=0.2, stratify=y, random_state=0
+    )
+    scaler = MinMaxScaler().fit(X_train)
+    X_train = scaler.transform(X_train).astype(np.float32)
+    X_test = scaler.transform(X_test).astype(np.float32)
+    X_full = np.vstack([X_train, X_test])
+    X_full_t = torch.from_numpy(X_full)
+    rows = []
+
+    # -- fit ------------------------------------------------------------------
+    skvae_model = {}
+
+    def skvae_fit():
+        skvae_model["m"] = reference_detector().fit(X_full)
+
+    floor_fit(X_full_t, epochs=1)  # warm-up: first calls pay one-off costs
+    reference_detector(max_epochs=1).fit(X_full)
+    t_floor, t_skvae = best_of(args.repeats, lambda: floor_fit(X_full_t), skvae_fit)
+    fit_ratio = t_skvae / t_floor
+    rows.append(("fit: skvae / floor", fit_ratio, "<= 1.10", verdict(fit_ratio, 1.10)))
+    say(
+        f"\nfit, 5000 x 20, {EPOCHS} epochs: floor {t_floor:.2f} s, "
+        f"skvae {t_skvae:.2f} s"
+    )
+
+    # -- scoring ----------------------------------------------------------------
+    rng = np.random.default_rng(1)
+    X_big = rng.random((SCORING_ROWS, X_full.shape[1]), dtype=np.float32)
+    X_big_t = torch.from_numpy(X_big)
+    model = skvae_model["m"]
+    module = model.net_.module_
+    model.score_samples(X_big[:100])
+    t_floor_s, t_skvae_s = best_of(
+        args.repeats,
+        lambda: floor_score(module, X_big_t),
+        lambda: model.score_samples(X_big),
+    )
+    np.testing.assert_allclose(
+        -model.score_samples(X_big[:1000]),
+        floor_score(module, X_big_t[:1000]).numpy(),
+        rtol=1e-5,
+    )
+    score_ratio = t_skvae_s / t_floor_s
+    rows.append(
+        (
+            "score 1M rows: skvae / floor",
+            score_ratio,
+            "<= 1.20",
+            verdict(score_ratio, 1.2),
+        )
+    )
+    say(
+        f"score_samples, {SCORING_ROWS:,} x 20: floor {t_floor_s:.2f} s, "
+        f"skvae {t_skvae_s:.2f} s"
+    )
+    with tempfile.NamedTemporaryFile(suffix=".pkl", delete=False) as handle:
+        pickle.dump(model, handle)
+    memory = scoring_memory(handle.name, SCORING_ROWS, X_full.shape[1])
+    os.unlink(handle.name)
+    say(
+        f"scoring memory: peak extra RSS {memory['extra_mib']:.1f} MiB for an output "
+        f"of {memory['output_mib']:.1f} MiB (input {X_big.nbytes / 2**20:.0f} MiB)"
+    )
+
+    # -- levers -------------------------------------------------------------------
+    say("\nlevers (each measured here, best of the repeats):")
+    for fused in (False, True):
+
+        def adam_loop(fused=fused):
+            module = floor_module(20)
+            opt = torch.optim.Adam(module.parameters(), lr=LR, fused=fused)
+            loss_fn = VAELoss()
+            for start in range(0, 5000, BATCH):
+                xb = X_full_t[start : start + BATCH]
+                loss = loss_fn(module(xb), xb).total(1.0)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+
+        (t,) = best_of(args.repeats, adam_loop)
+        say(f"  Adam fused={fused!s:<5}: one epoch of the floor loop {t * 1e3:.0f} ms")
+    for batch in (BATCH, 1024, 8192, 65536):
+        (t,) = best_of(1, lambda b=batch: floor_score(module, X_big_t, batch=b))
+        say(f"  inference batch {batch:>6}: 1M rows scored in {t:.2f} s")
+
+    # -- PyOD ---------------------------------------------------------------------
+    try:
+        from pyod.models.vae import VAE as PyODVAE
+    except ImportError:
+        say("\nPyOD: not installed (pip install pyod), comparison skipped")
+    else:
+        pyod = {}
+
+        def pyod_fit():
+            pyod["m"] = PyODVAE(
+                encoder_neuron_list=list(HIDDEN),
+                decoder_neuron_list=list(HIDDEN[::-1]),
+                latent_dim=LATENT,
+                epoch_num=EPOCHS,
+                batch_size=BATCH,
+                lr=LR,
+                dropout_rate=0.0,
+                preprocessing=False,
+                output_activation_name="sigmoid",
+                contamination=0.03,
+                device="cpu",
+                verbose=0,
+                random_state=0,
+            ).fit(X_train)
+
+        skvae_train = {}
+
+        def skvae_train_fit():
+            skvae_train["m"] = reference_detector().fit(X_train)
+
+        t_pyod, t_ours = best_of(1, pyod_fit, skvae_train_fit)
+        X_score = X_big[:100_000]
+        t_pyod_s, t_ours_s = best_of(
+            args.repeats,
+            lambda: pyod["m"].decision_function(X_score),
+            lambda: skvae_train["m"].score_samples(X_score),
+        )
+        auc_pyod = roc_auc_score(y_test, pyod["m"].decision_function(X_test))
+        auc_ours = roc_auc_score(y_test, -skvae_train["m"].score_samples(X_test))
+        say(
+            f"\nPyOD VAE (capacity=0 default, so its KL term is off), same data and "
+            f"architecture: fit {t_pyod:.2f} s vs skvae {t_ours:.2f} s; scoring "
+            f"100,000 rows {t_pyod_s:.2f} s vs {t_ours_s:.3f} s; test ROC AUC "
+            f"{auc_pyod:.4f} vs {auc_ours:.4f}"
+        )
+        rows.append(
+            (
+                "fit: PyOD / skvae",
+                t_pyod / t_ours,
+                ">= 1.5",
+                verdict(t_pyod / t_ours, 1.5, True),
+            )
+        )
+        rows.append(
+            (
+                "score: PyOD / skvae",
+                t_pyod_s / t_ours_s,
+                ">= 15",
+                verdict(t_pyod_s / t_ours_s, 15, True),
+            )
+        )
+        rows.append(
+            (
+                "ROC AUC: skvae - PyOD",
+                auc_ours - auc_pyod,
+                ">= 0",
+                verdict(auc_ours - auc_pyod, 0, True),
+            )
+        )
+
+    # -- scaling ------------------------------------------------------------------
+    say("\nscaling (1 epoch of fit at batch 256, and score_samples; seconds):")
+    header = ("n", "d", "fit s", "score s", "fit us/row", "score us/row")
+    say("  " + " ".join(f"{h:>{w}}" for h, w in zip(header, (9, 5, 8, 8, 11, 13), strict=True)))
+    scaling = []
+    for d in (10, 100, 1000):
+        for n in (1_000, 10_000, 100_000, 1_000_000):
+            if args.quick and n * d > 100_000_000 // 2:
+                continue
+            Xs = np.random.default_rng(n + d).random((n, d), dtype=np.float32)
+            est = VAEOutlierDetector(
+                max_epochs=1, batch_size=256, early_stopping=False, random_state=0
+            )
+            start = time.perf_counter()
+            est.fit(Xs)
+            t_fit = time.perf_counter() - start
+            start = time.perf_counter()
+            est.score_samples(Xs)
+            t_score = time.perf_counter() - start
+            scaling.append((n, d, t_fit, t_score))
+            say(
+                f"  {n:>9,} {d:>5} {t_fit:>8.2f} {t_score:>8.3f} "
+                f"{t_fit / n * 1e6:>11.1f} {t_score / n * 1e6:>13.2f}"
+            )
+            del Xs
+    for d in (10, 100, 1000):
+        points = [(n, f, s) for n, dd, f, s in scaling if dd == d and n >= 10_000]
+        if len(points) >= 2:
+            n_, f_, s_ = (np.log(np.array(v)) for v in zip(*points, strict=True))
+            fit_slope = np.polyfit(n_, f_, 1)[0]
+            score_slope = np.polyfit(n_, s_, 1)[0]
+            say(
+                f"  d={d}: log-log slope of time in n (n >= 1e4): fit {fit_slope:.2f}, "
+                f"score {score_slope:.2f} (1.0 = linear)"
+            )
+
+    # -- check_estimator ----------------------------------------------------------
+    from sklearn.utils.estimator_checks import check_estimator
+
+    start = time.perf_counter()
+    for estimator in (VAETransformer(), VAEOutlierDetector()):
+        check_estimator(estimator)
+    t_checks = time.perf_counter() - start
+    rows.append(
+        ("check_estimator, both, defaults (s)", t_checks, "< 60", verdict(t_checks, 60))
+    )
+
+    # -- GPU ------------------------------------------------------------------------
+    if torch.cuda.is_available():
+        for batch in (BATCH, 4096):
+            gpu = reference_detector(device="cuda", batch_size=batch)
+            start = time.perf_counter()
+            gpu.fit(X_full)
+            t_fit = time.perf_counter() - start
+            start = time.perf_counter()
+            gpu.score_samples(X_big)
+            t_score = time.perf_counter() - start
+            say(
+                f"GPU {torch.cuda.get_device_name()}: batch {batch}: fit "
+                f"{len(X_full) * EPOCHS / t_fit:,.0f} rows/s, scoring "
+                f"{SCORING_ROWS / t_score:,.0f} rows/s"
+            )
+    else:
+        say("\nGPU: none visible to torch on this machine; GPU rows skipped")
+
+    say("\n| measure | value | target | result |")
+    say("|---|---:|---|---|")
+    for name, value, target, result in rows:
+        say(f"| {name} | {value:.3f} | {target} | {result} |")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "speed.md").write_text("```\n" + "\n".join(lines) + "\n```\n")
+    print(f"\nwritten to {RESULTS / 'speed.md'}")
+
+
+if __name__ == "__main__":
+    main()
