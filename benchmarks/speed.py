@@ -110,19 +110,31 @@ def verdict(ratio: float, target: float, higher_is_better: bool = False) -> str:
 
 
 def scoring_memory(model_path: str, n_rows: int, n_features: int) -> dict:
-    """Peak extra RSS of score_samples on n_rows, measured in a fresh process."""
+    """Peak RSS above the resting one while score_samples runs, in a fresh process.
+
+    Linux resets the peak (VmHWM) when 5 is written to /proc/self/clear_refs, so the
+    peak measured covers the scoring call alone.
+    """
     code = f"""
-import json, pickle, resource, sys, time
+import json, pickle, sys
 import numpy as np, torch
 torch.set_num_threads(1)
 sys.path.insert(0, {str(ROOT)!r})
+
+def status_kib(field):
+    for line in open("/proc/self/status"):
+        if line.startswith(field):
+            return int(line.split()[1])
+
 model = pickle.load(open({model_path!r}, "rb"))
 X = np.random.default_rng(0).random(({n_rows}, {n_features}), dtype=np.float32)
 model.score_samples(X[:10])
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+with open("/proc/self/clear_refs", "w") as handle:
+    handle.write("5")
+resting = status_kib("VmRSS")
 scores = model.score_samples(X)
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-extra = (after - before) / 1024
+peak = status_kib("VmHWM")
+extra = (peak - resting) / 1024
 print(json.dumps({{"extra_mib": extra, "output_mib": scores.nbytes / 2**20}}))
 """
     out = subprocess.run(
@@ -310,7 +322,12 @@ def main() -> None:
     # -- scaling ------------------------------------------------------------------
     say("\nscaling (1 epoch of fit at batch 256, and score_samples; seconds):")
     header = ("n", "d", "fit s", "score s", "fit us/row", "score us/row")
-    say("  " + " ".join(f"{h:>{w}}" for h, w in zip(header, (9, 5, 8, 8, 11, 13), strict=True)))
+    say(
+        "  "
+        + " ".join(
+            f"{h:>{w}}" for h, w in zip(header, (9, 5, 8, 8, 11, 13), strict=True)
+        )
+    )
     scaling = []
     for d in (10, 100, 1000):
         for n in (1_000, 10_000, 100_000, 1_000_000):

@@ -85,39 +85,27 @@ def test_float32_scores_stay_float32():
     assert detector.decision_function(X).dtype == np.float32
 
 
-def test_grid_search_with_labels(anomalies):
-    X_train, _, y_train, _ = anomalies
+def _beta_by_latent_search(**kwargs) -> GridSearchCV:
     pipe = make_pipeline(
         MinMaxScaler(), VAEOutlierDetector(max_epochs=15, random_state=0)
     )
-    grid = GridSearchCV(
-        pipe,
-        {
-            "vaeoutlierdetector__beta": [0.1, 1.0],
-            "vaeoutlierdetector__n_components": [2, 5],
-        },
-        scoring="roc_auc",
-        cv=2,
-    )
+    grid = {
+        "vaeoutlierdetector__beta": [0.1, 1.0],
+        "vaeoutlierdetector__n_components": [2, 5],
+    }
+    return GridSearchCV(pipe, grid, cv=2, **kwargs)
+
+
+def test_grid_search_with_labels(anomalies):
+    X_train, _, y_train, _ = anomalies
     # roc_auc on decision_function: higher means inlier, so label inliers 1.
-    grid.fit(X_train, 1 - y_train)
+    grid = _beta_by_latent_search(scoring="roc_auc").fit(X_train, 1 - y_train)
     assert grid.best_score_ > 0.9
     assert len(grid.cv_results_["params"]) == 4
 
 
 def test_grid_search_without_labels(anomalies):
-    X_train = anomalies[0]
-    pipe = make_pipeline(
-        MinMaxScaler(), VAEOutlierDetector(max_epochs=15, random_state=0)
-    )
-    grid = GridSearchCV(
-        pipe,
-        {
-            "vaeoutlierdetector__beta": [0.1, 1.0],
-            "vaeoutlierdetector__n_components": [2, 5],
-        },
-        cv=2,
-    ).fit(X_train)
+    grid = _beta_by_latent_search().fit(anomalies[0])
     scores = grid.cv_results_["mean_test_score"]
     assert np.all(np.isfinite(scores)) and np.all(scores < 0)
     assert grid.best_score_ == scores.max()
