@@ -87,7 +87,8 @@ class LossHistoryDisplay:
     Attributes
     ----------
     lines_ : dict of str to matplotlib.lines.Line2D
-        One line per plotted curve, keyed like ``losses``.
+        One line per plotted curve, keyed like ``losses``. The legend has one entry
+        per term (colour) and per split (line style), not one per curve.
     best_epoch_line_ : matplotlib.lines.Line2D or None
         The vertical line at ``best_epoch``.
     lr_markers_ : matplotlib.lines.Line2D or None
@@ -191,6 +192,7 @@ default=("loss", "reconstruction", "kl")
         >>> len(display.ax_.get_lines())
         2
         """
+        plt = _pyplot("LossHistoryDisplay.plot")
         ax = _axes(ax, "LossHistoryDisplay.plot")
         unknown = set(terms) - set(_TERM_LABELS)
         if unknown:
@@ -244,9 +246,36 @@ default=("loss", "reconstruction", "kl")
         ax.set_xlabel("epoch")
         ax.set_ylabel("loss per sample")
         ax.set_yscale(yscale)
+        if yscale == "log":
+            # Plain numbers ("40") read better than powers of ten ("4 x 10^1") over
+            # the one or two decades loss curves span.
+            plain = plt.FuncFormatter(lambda value, _: f"{value:g}")
+            ax.yaxis.set_major_formatter(plain)
+            ax.yaxis.set_minor_formatter(plain)
         if self.estimator_name:
             ax.set_title(f"{self.estimator_name} training history")
-        ax.legend()
+        # Colour says which term, line style which split: one legend entry each
+        # rather than one per curve.
+        Line2D = plt.Line2D
+        drawn_terms = [
+            t for t in terms if any(k.endswith(f"_{t}") for k in self.lines_)
+        ]
+        drawn_splits = [
+            s for s in _SPLIT_STYLES if any(k.startswith(s) for k in self.lines_)
+        ]
+        handles = [
+            Line2D([], [], color=_TERM_COLORS[t], label=_TERM_LABELS[t])
+            for t in drawn_terms
+        ] + [
+            Line2D(
+                [], [], color="0.3", linestyle=_SPLIT_STYLES[s], label=_SPLIT_LABELS[s]
+            )
+            for s in drawn_splits
+        ]
+        handles += [
+            a for a in (self.best_epoch_line_, self.lr_markers_) if a is not None
+        ]
+        ax.legend(handles=handles)
         self.ax_ = ax
         self.figure_ = ax.figure
         return self

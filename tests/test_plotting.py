@@ -89,9 +89,17 @@ def test_loss_history_draws_every_curve_best_epoch_and_lr_reductions(detector):
         display.lr_markers_.get_ydata(),
         np.asarray(vae.history_[:, "valid_loss"])[[2, 4]],
     )
-    # 6 curves + best epoch + LR markers, all in the legend.
+    # 6 curves + best epoch + LR markers; the legend names terms and splits once.
     assert len(display.ax_.get_lines()) == 8
-    assert len(display.ax_.get_legend().get_texts()) == 8
+    assert [t.get_text() for t in display.ax_.get_legend().get_texts()] == [
+        "total loss",
+        "reconstruction",
+        "KL",
+        "train",
+        "validation",
+        f"best epoch ({best}), weights kept",
+        "learning rate reduced",
+    ]
     assert display.ax_.get_xlabel() == "epoch"
     assert display.ax_.get_ylabel() == "loss per sample"
     assert display.figure_ is display.ax_.figure
@@ -108,6 +116,8 @@ def test_loss_history_without_validation_or_scheduler(blobs_module):
     assert display.best_epoch_line_ is None
     assert display.lr_markers_ is None
     assert len(display.ax_.get_lines()) == 2
+    legend = [t.get_text() for t in display.ax_.get_legend().get_texts()]
+    assert legend == ["total loss", "KL", "train"]
 
 
 def test_loss_history_from_arrays_marks_reductions_on_train_loss_and_log_scale():
@@ -120,6 +130,7 @@ def test_loss_history_from_arrays_marks_reductions_on_train_loss_and_log_scale()
     np.testing.assert_array_equal(display.lr_markers_.get_xdata(), [3])
     np.testing.assert_array_equal(display.lr_markers_.get_ydata(), [3.0])
     assert display.ax_.get_yscale() == "log"
+    assert display.ax_.yaxis.get_major_formatter()(40.0, 0) == "40"
     assert display.ax_.get_title() == ""
 
 
