@@ -48,10 +48,12 @@ torch.set_num_threads(1)
 def adbench_dir():
     if "SKVAE_ADBENCH_DIR" in os.environ:
         return Path(os.environ["SKVAE_ADBENCH_DIR"])
-    try:  # examples/ is inside the repository; ../shared sits beside it
-        return Path(__file__).resolve().parents[2] / "shared" / "datasets" / "adbench"
-    except NameError:  # run interactively, without a file
-        return Path("..", "..", "shared", "datasets", "adbench")
+    # ../shared sits beside the repository, whose examples/ folder holds this file.
+    try:
+        examples = Path(__file__).resolve().parent
+    except NameError:  # sphinx-gallery runs examples from their folder, no __file__
+        examples = Path.cwd()
+    return examples.parent.parent / "shared" / "datasets" / "adbench"
 
 
 path = adbench_dir() / "6_cardio.npz"
