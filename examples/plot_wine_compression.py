@@ -97,9 +97,9 @@ errors.round(3).to_frame()
 # Reconstructed rows next to the originals
 # ----------------------------------------
 # ``inverse_transform`` of the whole pipeline decodes the latent means and undoes
-# the scaling, so reconstructions come back in the original units. Features the
-# two latent dimensions capture (alcohol, flavanoids, proline) are close to the
-# originals; what two numbers cannot hold is smoothed towards typical values.
+# the scaling, so reconstructions come back in the original units. Some features
+# come back close to the measured values; what two numbers per wine cannot hold is
+# pulled towards values typical of similar wines.
 rows = X_test.iloc[:3]
 reconstructed = pd.DataFrame(
     vae.inverse_transform(vae.transform(rows)), index=rows.index, columns=X.columns
