@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 
-.PHONY: demo test lint clean
+.PHONY: demo test lint docs clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,5 +24,15 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check skvae tests examples benchmarks
 	$(BIN)/ruff format --check skvae tests examples benchmarks
 
+# The documentation: Sphinx with warnings as errors; sphinx-gallery runs every
+# examples/plot_*.py. Output: docs/_build/html/index.html.
+$(BIN)/.docs-installed: $(BIN)/.installed pyproject.toml
+	$(BIN)/python -m pip install --quiet -e ".[docs]"
+	touch $@
+
+docs: $(BIN)/.docs-installed
+	$(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
+
 clean:
 	rm -rf $(VENV) build *.egg-info
+	rm -rf docs/_build docs/auto_examples docs/generated docs/gen_modules docs/sg_execution_times.rst

@@ -332,6 +332,15 @@ class BaseVAE(BaseEstimator):
         Returns
         -------
         score : float
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skvae import VAETransformer
+        >>> X = np.random.RandomState(0).normal(size=(100, 4))
+        >>> vae = VAETransformer(max_epochs=5, random_state=0).fit(X)
+        >>> bool(vae.score(X) < 0)  # minus a squared error and a KL divergence
+        True
         """
         X_tensor, _ = self._inference_input(X)
         return -float(np.mean(self._negative_elbo(X_tensor, np.float64)))

@@ -148,6 +148,16 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         Returns
         -------
         self : VAEOutlierDetector
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skvae import VAEOutlierDetector
+        >>> X = np.random.RandomState(0).normal(size=(100, 4))
+        >>> detector = VAEOutlierDetector(contamination=0.05, max_epochs=5,
+        ...                               random_state=0).fit(X)
+        >>> int((detector.score_samples(X) < detector.offset_).sum())  # 5% of 100
+        5
         """
         X = self._fit(X)
         self._set_offset(X)
@@ -209,6 +219,17 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         Returns
         -------
         scores : ndarray of shape (n_samples,), dtype of X
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skvae import VAEOutlierDetector
+        >>> X = np.random.RandomState(0).normal(size=(100, 4))
+        >>> detector = VAEOutlierDetector(contamination=0.05, max_epochs=5,
+        ...                               random_state=0).fit(X)
+        >>> scores = detector.score_samples(X)
+        >>> scores.shape, bool((scores <= 0).all())
+        ((100,), True)
         """
         return -self._reconstruction_error(X)
 
@@ -222,6 +243,17 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         Returns
         -------
         scores : ndarray of shape (n_samples,)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skvae import VAEOutlierDetector
+        >>> X = np.random.RandomState(0).normal(size=(100, 4))
+        >>> detector = VAEOutlierDetector(contamination=0.05, max_epochs=5,
+        ...                               random_state=0).fit(X)
+        >>> scores = detector.decision_function(X)
+        >>> bool(np.allclose(scores, detector.score_samples(X) - detector.offset_))
+        True
         """
         check_is_fitted(self)
         return self.score_samples(X) - self.offset_
@@ -236,5 +268,16 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         Returns
         -------
         labels : ndarray of shape (n_samples,), dtype int
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skvae import VAEOutlierDetector
+        >>> X = np.random.RandomState(0).normal(size=(100, 4))
+        >>> detector = VAEOutlierDetector(contamination=0.05, max_epochs=5,
+        ...                               random_state=0).fit(X)
+        >>> labels = detector.predict(X)
+        >>> np.unique(labels).tolist(), int((labels == -1).sum())
+        ([-1, 1], 5)
         """
         return np.where(self.decision_function(X) < 0, -1, 1)

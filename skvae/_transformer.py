@@ -132,6 +132,15 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         Returns
         -------
         self : VAETransformer
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skvae import VAETransformer
+        >>> X = np.random.RandomState(0).normal(size=(100, 4))
+        >>> vae = VAETransformer(max_epochs=5, random_state=0).fit(X)
+        >>> vae.n_iter_, vae.n_components_, vae.history_[-1, "epoch"]
+        (5, 2, 5)
         """
         self._fit(X)
         return self
@@ -186,6 +195,18 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         Returns
         -------
         Z : ndarray of shape (n_samples, n_components), dtype of X
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skvae import VAETransformer
+        >>> X = np.random.RandomState(0).normal(size=(100, 4))
+        >>> vae = VAETransformer(max_epochs=5, random_state=0).fit(X)
+        >>> Z = vae.transform(X)
+        >>> Z.shape, Z.dtype
+        ((100, 2), dtype('float64'))
+        >>> bool(np.array_equal(Z, vae.transform(X)))  # deterministic
+        True
         """
         X_tensor, out_dtype = self._inference_input(X)
         return self._map(
@@ -203,6 +224,17 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         Returns
         -------
         X_original : ndarray of shape (n_samples, n_features_in_), dtype of X
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skvae import VAETransformer
+        >>> X = np.random.RandomState(0).normal(size=(100, 4))
+        >>> vae = VAETransformer(max_epochs=5, random_state=0).fit(X)
+        >>> vae.inverse_transform(vae.transform(X)).shape
+        (100, 4)
+        >>> vae.inverse_transform(np.zeros((1, 2))).shape  # decode the prior's mean
+        (1, 4)
         """
         check_is_fitted(self)
         Z = check_array(X, dtype=_FLOAT_DTYPES, order="C")
