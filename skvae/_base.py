@@ -22,6 +22,7 @@ from skorch.callbacks import EarlyStopping, LRScheduler
 from ._loss import kl_divergence, reconstruction_error
 from ._module import ACTIVATIONS, VAEModule
 from ._net import VAENet, ValidationSplit
+from ._warm_start import continue_training, reusable_module
 from .callbacks import KLAnnealing
 
 _FLOAT_DTYPES = (np.float64, np.float32)
@@ -47,6 +48,7 @@ BASE_PARAMETER_CONSTRAINTS: dict = {
     "tol": [Interval(Real, 0.0, None, closed="left")],
     "reduce_lr_on_plateau": ["boolean"],
     "callbacks": [list, None],
+    "warm_start": ["boolean"],
     "device": [str, torch.device],
     "random_state": ["random_state"],
     "verbose": ["verbose"],
@@ -170,7 +172,7 @@ class BaseVAE(BaseEstimator):
 
     def _fit(self, X):
         # A failed (re)fit must leave no usable model behind, not a stale or NaN one.
-        self.__dict__.pop("net_", None)
+        previous_net = self.__dict__.pop("net_", None)
         X = validate_data(self, X, dtype=_FLOAT_DTYPES, order="C")
         n_samples, n_features = X.shape
         n_components = self._resolve_n_components(n_features)
@@ -195,16 +197,25 @@ class BaseVAE(BaseEstimator):
         )
         monitor = "valid_loss" if validate else "train_loss"
         X_tensor = to_tensor(X).to(device)
+        module_params = dict(
+            n_features=n_features,
+            n_components=n_components,
+            hidden_layer_sizes=hidden,
+            activation=self.activation,
+            batch_norm=self.batch_norm,
+            dropout=self.dropout,
+            output_activation=output_activation,
+        )
+        dtype = _TORCH_DTYPES[X.dtype]
         with seeded_torch(seed, device):
-            module = VAEModule(
-                n_features=n_features,
-                n_components=n_components,
-                hidden_layer_sizes=hidden,
-                activation=self.activation,
-                batch_norm=self.batch_norm,
-                dropout=self.dropout,
-                output_activation=output_activation,
-            ).to(device=device, dtype=_TORCH_DTYPES[X.dtype])
+            module = (
+                reusable_module(previous_net, module_params, dtype, device)
+                if self.warm_start
+                else None
+            )
+            warm = module is not None
+            if not warm:
+                module = VAEModule(**module_params).to(device=device, dtype=dtype)
             net = VAENet(
                 module,
                 beta=self.beta,
@@ -218,7 +229,10 @@ class BaseVAE(BaseEstimator):
                 device=device,
                 verbose=self.verbose,
             )
-            net.fit(X_tensor)
+            if warm:
+                continue_training(net, previous_net, X_tensor)
+            else:
+                net.fit(X_tensor)
         self.n_components_ = n_components
         self.hidden_layer_sizes_ = hidden
         self.output_activation_ = output_activation
@@ -348,6 +362,12 @@ default="relu"
     callbacks : list of skorch callbacks or (name, callback) tuples, default=None
         Extra skorch callbacks. A tuple whose name is "kl_annealing",
         "early_stopping" or "lr_scheduler" replaces that default callback.
+    warm_start : bool, default=False
+        When True and already fitted, ``fit`` trains the current weights for
+        ``max_epochs`` more epochs instead of starting afresh; ``history_`` and
+        ``n_iter_`` go on counting, the Adam state and learning-rate schedule
+        restart. If the number of features or the network's layers changed,
+        ``fit`` starts afresh.
     device : {{"cpu", "cuda", "auto"}} or torch.device, default="cpu"
         Where training and inference run; "auto" takes a GPU when torch sees one.
     random_state : int, RandomState instance or None, default=None

@@ -93,6 +93,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         tol: float = 1e-4,
         reduce_lr_on_plateau: bool = True,
         callbacks=None,
+        warm_start: bool = False,
         device="cpu",
         random_state=None,
         verbose: int = 0,
@@ -114,6 +115,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         self.tol = tol
         self.reduce_lr_on_plateau = reduce_lr_on_plateau
         self.callbacks = callbacks
+        self.warm_start = warm_start
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
