@@ -16,9 +16,10 @@ from sklearn.utils._param_validation import (
     InvalidParameterError,
     StrOptions,
 )
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import EarlyStopping, LRScheduler
 
+from ._checks import validate_numeric_data
 from ._loss import kl_divergence, reconstruction_error
 from ._module import ACTIVATIONS, VAEModule
 from ._net import VAENet, ValidationSplit
@@ -173,7 +174,7 @@ class BaseVAE(BaseEstimator):
     def _fit(self, X):
         # A failed (re)fit must leave no usable model behind, not a stale or NaN one.
         previous_net = self.__dict__.pop("net_", None)
-        X = validate_data(self, X, dtype=_FLOAT_DTYPES, order="C")
+        X = validate_numeric_data(self, X, dtype=_FLOAT_DTYPES, order="C")
         n_samples, n_features = X.shape
         n_components = self._resolve_n_components(n_features)
         if self.hidden_layer_sizes is None:
@@ -196,6 +197,13 @@ class BaseVAE(BaseEstimator):
             n_samples, self.validation_fraction
         )
         monitor = "valid_loss" if validate else "train_loss"
+        n_train = n_samples - int(validate)
+        if self.batch_norm and min(n_train, batch_size) < 2:
+            raise ValueError(
+                "batch_norm=True needs at least 2 rows in every training batch; got "
+                f"{n_train} training row(s) and batch_size={batch_size}. Use "
+                "batch_norm=False, a batch_size >= 2 or more samples."
+            )
         X_tensor = to_tensor(X).to(device)
         module_params = dict(
             n_features=n_features,
@@ -251,7 +259,7 @@ class BaseVAE(BaseEstimator):
         """Validate ``X`` and return it as a tensor in the module's dtype, with the
         dtype the output should have (that of ``X``)."""
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=_FLOAT_DTYPES, order="C", reset=False)
+        X = validate_numeric_data(self, X, dtype=_FLOAT_DTYPES, order="C", reset=False)
         return self._as_module_tensor(X), X.dtype
 
     def _as_module_tensor(self, X: np.ndarray) -> torch.Tensor:

@@ -10,9 +10,10 @@ from sklearn.base import (
     _fit_context,
 )
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 
 from ._base import _FLOAT_DTYPES, COMMON_PARAMETERS_DOC, BaseVAE
+from ._checks import check_numeric_array
 
 
 class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
@@ -171,7 +172,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         X_original : ndarray of shape (n_samples, n_features_in_), dtype of X
         """
         check_is_fitted(self)
-        Z = check_array(X, dtype=_FLOAT_DTYPES, order="C")
+        Z = check_numeric_array(X, dtype=_FLOAT_DTYPES, order="C")
         if Z.shape[1] != self.n_components_:
             raise ValueError(
                 f"X has {Z.shape[1]} features, but inverse_transform of "
