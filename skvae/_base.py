@@ -19,7 +19,7 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import EarlyStopping, LRScheduler
 
-from ._checks import validate_numeric_data
+from ._checks import narrowing_overflow_error, validate_numeric_data
 from ._loss import kl_divergence, reconstruction_error
 from ._module import ACTIVATIONS, VAEModule
 from ._net import VAENet, ValidationSplit
@@ -276,7 +276,11 @@ class BaseVAE(BaseEstimator):
                 "holds values far outside the range it was fitted on (or too large for "
                 "floating point). Scale X the same way as the training data."
             )
-        return out.numpy().astype(out_dtype, copy=False)
+        with np.errstate(over="ignore"):
+            result = out.numpy().astype(out_dtype, copy=False)
+        if result.dtype != out.numpy().dtype and not np.isfinite(result).all():
+            raise narrowing_overflow_error(self, out_dtype)
+        return result
 
     def _reconstruction_error(self, X) -> np.ndarray:
         X_tensor, out_dtype = self._inference_input(X)
@@ -315,7 +319,13 @@ class BaseVAE(BaseEstimator):
         score : float
         """
         X_tensor, _ = self._inference_input(X)
-        return -float(np.mean(self._negative_elbo(X_tensor, np.float64)))
+        values = self._negative_elbo(X_tensor, np.float64)
+        with np.errstate(over="ignore"):
+            mean = np.mean(values)
+        if not np.isfinite(mean):
+            # Finite values whose sum overflows: their mean is still finite.
+            mean = np.sum(values / len(values))
+        return -float(mean)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
+import numpy as np
 from sklearn.utils.validation import check_array, validate_data
 
 
@@ -48,3 +49,22 @@ def check_numeric_array(X, **kwargs):
     """
     with _explain_non_numeric():
         return check_array(X, **kwargs)
+
+
+def narrowing_overflow_error(estimator, dtype) -> ValueError:
+    """The error for outputs too large for the float dtype of ``X`` (float32).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.base import BaseEstimator
+    >>> from skvae._checks import narrowing_overflow_error
+    >>> print(narrowing_overflow_error(BaseEstimator(), np.float32))
+    BaseEstimator's output for this X does not fit in float32: pass X as float64 \
+(X.astype(np.float64)), or scale it the same way as the training data.
+    """
+    return ValueError(
+        f"{type(estimator).__name__}'s output for this X does not fit in "
+        f"{np.dtype(dtype).name}: pass X as float64 (X.astype(np.float64)), or "
+        "scale it the same way as the training data."
+    )

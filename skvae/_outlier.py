@@ -10,6 +10,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import COMMON_PARAMETERS_DOC, BaseVAE
+from ._checks import narrowing_overflow_error
 
 
 class VAEOutlierDetector(OutlierMixin, BaseVAE):
@@ -182,7 +183,11 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         scores : ndarray of shape (n_samples,)
         """
         check_is_fitted(self)
-        return self.score_samples(X) - self.offset_
+        with np.errstate(over="ignore"):
+            decision = self.score_samples(X) - self.offset_
+        if not np.isfinite(decision).all():
+            raise narrowing_overflow_error(self, decision.dtype)
+        return decision
 
     def predict(self, X):
         """Label each sample +1 (inlier) or -1 (outlier).

@@ -284,3 +284,27 @@ def test_a_last_step_that_breaks_the_weights_keeps_no_model(Estimator):
         estimator.fit(X)
     with pytest.raises(NotFittedError):
         estimator.score(X)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_score_of_huge_but_finite_errors_is_finite(Estimator):
+    # Each sample's error (about 4e306) is finite, their sum is not: found by
+    # tests/test_fuzz.py, where np.mean returned -inf.
+    fitted = Estimator(max_epochs=1, random_state=0).fit(X_OK)
+    X = np.full((60, 4), 1e153)
+    X[::2] *= -1
+    score = fitted.score(X)
+    assert np.isfinite(score) and -1e307 < score < -1e306
+
+
+def test_float32_output_that_overflows_says_so():
+    # Fitted in float64 on large values, so offset_ is far below float32's range:
+    # the decision values of float32 input do not fit in float32 (found by the fuzz).
+    X = np.random.RandomState(0).normal(size=(30, 4)) * 1e20
+    fitted = VAEOutlierDetector(max_epochs=1, random_state=0).fit(X)
+    assert fitted.offset_ < -1e39
+    X32 = X_OK.astype(np.float32)
+    assert np.all(np.isfinite(fitted.score_samples(X32)))
+    with pytest.raises(ValueError, match="does not fit in float32: pass X as float64"):
+        fitted.decision_function(X32)
+    assert np.all(fitted.predict(X_OK) == 1)
