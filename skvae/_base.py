@@ -91,6 +91,24 @@ def resolve_device(device) -> torch.device:
     return resolved
 
 
+def draw_seed(random_state) -> int:
+    """The torch seed for one fit.
+
+    None takes a fresh seed from the operating system rather than from NumPy's
+    global generator, so the caller's global random state is neither used nor
+    changed; an int or a ``RandomState`` goes through ``check_random_state``.
+
+    Examples
+    --------
+    >>> from skvae._base import draw_seed
+    >>> draw_seed(0) == draw_seed(0)
+    True
+    """
+    if random_state is None:
+        return int(np.random.SeedSequence().generate_state(1)[0] >> 1)
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
 @contextmanager
 def seeded_torch(seed: int, device: torch.device):
     """Seed torch inside the block and give the caller's RNG state back after it."""
@@ -189,9 +207,7 @@ class BaseVAE(BaseEstimator):
             auto_batch_size(n_samples) if self.batch_size == "auto" else self.batch_size
         )
         device = resolve_device(self.device)
-        seed = int(
-            check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        )
+        seed = draw_seed(self.random_state)
 
         validate = self.early_stopping and ValidationSplit.n_valid(
             n_samples, self.validation_fraction
@@ -391,6 +407,8 @@ default="relu"
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling, the validation split and the
         reparameterisation noise. The caller's global torch and numpy random
-        states are left as they were.
+        states are left as they were: None takes a fresh seed from the operating
+        system each fit (so ``np.random.seed`` does not make it repeatable; pass
+        an int for that).
     verbose : int, default=0
         Print a table row per epoch when > 0."""
