@@ -1,5 +1,7 @@
 """Bad input gets a clear error, never a crash inside torch or a NaN model."""
 
+import re
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -308,3 +310,27 @@ def test_float32_output_that_overflows_says_so():
     with pytest.raises(ValueError, match="does not fit in float32: pass X as float64"):
         fitted.decision_function(X32)
     assert np.all(fitted.predict(X_OK) == 1)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+@pytest.mark.parametrize(
+    "params, valid",
+    [
+        ({"beta": -1.0}, r"a float in the range \[0(\.0)?, inf\)"),
+        (
+            {"n_components": 0},
+            r"an int in the range \[1, inf\)( or a str among {'auto'})?",
+        ),
+        ({"hidden_layer_sizes": ()}, "None or a non-empty sequence of ints >= 1"),
+        ({"activation": "swish"}, "a str among {.*'relu'.*}"),
+        ({"warm_start": "yes"}, "an instance of 'bool'.*"),
+    ],
+)
+def test_invalid_hyper_parameters_state_the_valid_range(Estimator, params, valid):
+    name, value = next(iter(params.items()))
+    with pytest.raises(
+        InvalidParameterError,
+        match=f"The '{name}' parameter of {Estimator.__name__} must be {valid}\\. "
+        f"Got {re.escape(repr(value))} instead",
+    ):
+        Estimator(**params).fit(X_OK)
