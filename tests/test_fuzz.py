@@ -71,9 +71,9 @@ def _check_output(out, shape):
 
 @st.composite
 def fit_and_new_data(draw):
-    X = draw(finite_arrays())
-    dtype = draw(st.sampled_from([np.float64, np.float32]))
-    X_new = draw(finite_arrays(n_features=X.shape[1], dtype=dtype))
+    dtypes = st.sampled_from([np.float64, np.float32])
+    X = draw(finite_arrays(dtype=draw(dtypes)))
+    X_new = draw(finite_arrays(n_features=X.shape[1], dtype=draw(dtypes)))
     return X, X_new, draw(st.integers(1, 3))
 
 
