@@ -2,7 +2,14 @@
 
 from ._net import TrainingDivergedError
 from ._outlier import VAEOutlierDetector
+from ._persistence import load, save
 from ._transformer import VAETransformer
 
-__all__ = ["TrainingDivergedError", "VAEOutlierDetector", "VAETransformer"]
+__all__ = [
+    "TrainingDivergedError",
+    "VAEOutlierDetector",
+    "VAETransformer",
+    "load",
+    "save",
+]
 __version__ = "0.1.0"

@@ -15,12 +15,14 @@ from sklearn.utils._param_validation import (
     InvalidParameterError,
     StrOptions,
 )
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import EarlyStopping, LRScheduler
 
+from ._checks import narrowing_overflow_error, validate_numeric_data
 from ._loss import kl_divergence, reconstruction_error
 from ._module import ACTIVATIONS, VAEModule
 from ._net import VAENet, ValidationSplit
+from ._warm_start import continue_training, reusable_module
 from .callbacks import KLAnnealing
 
 _FLOAT_DTYPES = (np.float64, np.float32)
@@ -46,6 +48,7 @@ BASE_PARAMETER_CONSTRAINTS: dict = {
     "tol": [Interval(Real, 0.0, None, closed="left")],
     "reduce_lr_on_plateau": ["boolean"],
     "callbacks": [list, None],
+    "warm_start": ["boolean"],
     "device": [str, torch.device],
     "random_state": ["random_state"],
     "verbose": ["verbose"],
@@ -85,6 +88,24 @@ def resolve_device(device) -> torch.device:
             "device='cpu', or device='auto' to take a GPU only when there is one."
         )
     return resolved
+
+
+def draw_seed(random_state) -> int:
+    """The torch seed for one fit.
+
+    None takes a fresh seed from the operating system rather than from NumPy's
+    global generator, so the caller's global random state is neither used nor
+    changed; an int or a ``RandomState`` goes through ``check_random_state``.
+
+    Examples
+    --------
+    >>> from skvae._base import draw_seed
+    >>> draw_seed(0) == draw_seed(0)
+    True
+    """
+    if random_state is None:
+        return int(np.random.SeedSequence().generate_state(1)[0] >> 1)
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
 def make_generators(seed: int, device: torch.device):
@@ -172,9 +193,9 @@ class BaseVAE(BaseEstimator):
 
     def _fit(self, X):
         # A failed (re)fit must leave no usable model behind, not a stale or NaN one.
-        self.__dict__.pop("net_", None)
-        X = validate_data(self, X, dtype=_FLOAT_DTYPES, order="C")
-        self._train_new_net(X, epochs=None)
+        previous_net = self.__dict__.pop("net_", None)
+        X = validate_numeric_data(self, X, dtype=_FLOAT_DTYPES, order="C")
+        self._train_new_net(X, epochs=None, previous_net=previous_net)
         return X
 
     def _partial_fit(self, X, epochs: int):
@@ -187,7 +208,9 @@ class BaseVAE(BaseEstimator):
         if not isinstance(epochs, Integral) or isinstance(epochs, bool) or epochs < 1:
             raise ValueError(f"epochs must be an int >= 1, got {epochs!r}.")
         first_call = not hasattr(self, "net_")
-        X = validate_data(self, X, dtype=_FLOAT_DTYPES, order="C", reset=first_call)
+        X = validate_numeric_data(
+            self, X, dtype=_FLOAT_DTYPES, order="C", reset=first_call
+        )
         if first_call:
             self._train_new_net(X, epochs=epochs)
             return X
@@ -198,10 +221,11 @@ class BaseVAE(BaseEstimator):
         self.n_iter_ = len(net.history)
         return X
 
-    def _train_new_net(self, X: np.ndarray, epochs: int | None):
+    def _train_new_net(self, X: np.ndarray, epochs: int | None, previous_net=None):
         """Build a module and net for ``X`` and train it; ``epochs=None`` is ``fit``
         (up to ``max_epochs``, early stopping allowed), an int is a first
-        ``partial_fit`` call."""
+        ``partial_fit`` call. With ``warm_start``, ``previous_net``'s weights are
+        trained further when the architecture still fits."""
         n_samples, n_features = X.shape
         n_components = self._resolve_n_components(n_features)
         if self.hidden_layer_sizes is None:
@@ -216,32 +240,44 @@ class BaseVAE(BaseEstimator):
             auto_batch_size(n_samples) if self.batch_size == "auto" else self.batch_size
         )
         device = resolve_device(self.device)
-        seed = int(
-            check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        )
+        seed = draw_seed(self.random_state)
         early_stopping = epochs is None and self.early_stopping
         validate = early_stopping and ValidationSplit.n_valid(
             n_samples, self.validation_fraction
         )
         monitor = "valid_loss" if validate else "train_loss"
+        n_train = n_samples - int(validate)
+        if self.batch_norm and min(n_train, batch_size) < 2:
+            raise ValueError(
+                "batch_norm=True needs at least 2 rows in every training batch; got "
+                f"{n_train} training row(s) and batch_size={batch_size}. Use "
+                "batch_norm=False, a batch_size >= 2 or more samples."
+            )
         X_tensor = to_tensor(X).to(device)
         init_generator, shuffle_generator, noise_generator = make_generators(
             seed, device
         )
-        module = (
-            VAEModule.seeded(
-                init_generator,
-                n_features=n_features,
-                n_components=n_components,
-                hidden_layer_sizes=hidden,
-                activation=self.activation,
-                batch_norm=self.batch_norm,
-                dropout=self.dropout,
-                output_activation=output_activation,
-            )
-            .to(device=device, dtype=_TORCH_DTYPES[X.dtype])
-            .set_generator(noise_generator)
+        module_params = dict(
+            n_features=n_features,
+            n_components=n_components,
+            hidden_layer_sizes=hidden,
+            activation=self.activation,
+            batch_norm=self.batch_norm,
+            dropout=self.dropout,
+            output_activation=output_activation,
         )
+        dtype = _TORCH_DTYPES[X.dtype]
+        module = (
+            reusable_module(previous_net, module_params, dtype, device)
+            if self.warm_start
+            else None
+        )
+        warm = module is not None
+        if not warm:
+            module = VAEModule.seeded(init_generator, **module_params).to(
+                device=device, dtype=dtype
+            )
+        module.set_generator(noise_generator)
         net = VAENet(
             module,
             beta=self.beta,
@@ -256,7 +292,9 @@ class BaseVAE(BaseEstimator):
             device=device,
             verbose=self.verbose,
         )
-        if epochs is None:
+        if warm:
+            continue_training(net, previous_net, X_tensor)
+        elif epochs is None:
             net.fit(X_tensor)
         else:
             net.initialize().partial_fit(X_tensor, epochs=epochs)
@@ -278,7 +316,7 @@ class BaseVAE(BaseEstimator):
         """Validate ``X`` and return it as a tensor in the module's dtype, with the
         dtype the output should have (that of ``X``)."""
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=_FLOAT_DTYPES, order="C", reset=False)
+        X = validate_numeric_data(self, X, dtype=_FLOAT_DTYPES, order="C", reset=False)
         return self._as_module_tensor(X), X.dtype
 
     def _as_module_tensor(self, X: np.ndarray) -> torch.Tensor:
@@ -295,7 +333,11 @@ class BaseVAE(BaseEstimator):
                 "holds values far outside the range it was fitted on (or too large for "
                 "floating point). Scale X the same way as the training data."
             )
-        return out.numpy().astype(out_dtype, copy=False)
+        with np.errstate(over="ignore"):
+            result = out.numpy().astype(out_dtype, copy=False)
+        if result.dtype != out.numpy().dtype and not np.isfinite(result).all():
+            raise narrowing_overflow_error(self, out_dtype)
+        return result
 
     def _reconstruction_error(self, X) -> np.ndarray:
         X_tensor, out_dtype = self._inference_input(X)
@@ -343,7 +385,13 @@ class BaseVAE(BaseEstimator):
         True
         """
         X_tensor, _ = self._inference_input(X)
-        return -float(np.mean(self._negative_elbo(X_tensor, np.float64)))
+        values = self._negative_elbo(X_tensor, np.float64)
+        with np.errstate(over="ignore"):
+            mean = np.mean(values)
+        if not np.isfinite(mean):
+            # Finite values whose sum overflows: their mean is still finite.
+            mean = np.sum(values / len(values))
+        return -float(mean)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -398,11 +446,19 @@ default="relu"
     callbacks : list of skorch callbacks or (name, callback) tuples, default=None
         Extra skorch callbacks. A tuple whose name is "kl_annealing",
         "early_stopping" or "lr_scheduler" replaces that default callback.
+    warm_start : bool, default=False
+        When True and already fitted, ``fit`` trains the current weights for
+        ``max_epochs`` more epochs instead of starting afresh; ``history_`` and
+        ``n_iter_`` go on counting, the Adam state and learning-rate schedule
+        restart. If the number of features or the network's layers changed,
+        ``fit`` starts afresh.
     device : {{"cpu", "cuda", "auto"}} or torch.device, default="cpu"
         Where training and inference run; "auto" takes a GPU when torch sees one.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling, the validation split and the
         reparameterisation noise. The caller's global torch and numpy random
-        states are left as they were.
+        states are left as they were: None takes a fresh seed from the operating
+        system each fit (so ``np.random.seed`` does not make it repeatable; pass
+        an int for that).
     verbose : int, default=0
         Print a table row per epoch when > 0."""

@@ -318,17 +318,25 @@ class VAENet(NeuralNet):
         reconstruction, kl = (weights @ per_batch).tolist()
         loss = reconstruction + self.beta * kl
         if not math.isfinite(loss):
-            self._raise_diverged(prefix)
+            self._raise_diverged(f"{prefix} loss")
+        # The loss is computed before each step: a last step that overflows the
+        # weights would otherwise go unnoticed and leave a NaN model.
+        if training and not self._weights_finite():
+            self._raise_diverged("network's weights")
         self.history.record(prefix + "_loss", loss)
         self.history.record(prefix + "_reconstruction", reconstruction)
         self.history.record(prefix + "_kl", kl)
         if training:
             self.history.record("kl_weight", self.kl_weight_)
 
-    def _raise_diverged(self, prefix):
+    def _weights_finite(self) -> bool:
+        params = [p.detach().isfinite().all() for p in self.module_.parameters()]
+        return bool(torch.stack(params).all())
+
+    def _raise_diverged(self, what):
         epoch = len(self.history)
         raise TrainingDivergedError(
-            f"The {prefix} loss became NaN or infinite in epoch {epoch}, so training "
+            f"The {what} became NaN or infinite in epoch {epoch}, so training "
             "was stopped and no model was kept. Scale the input (for example with "
             "StandardScaler or MinMaxScaler) or lower `lr`."
         )

@@ -10,6 +10,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import COMMON_PARAMETERS_DOC, BaseVAE
+from ._checks import narrowing_overflow_error
 
 
 class VAEOutlierDetector(OutlierMixin, BaseVAE):
@@ -103,6 +104,7 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         tol: float = 1e-4,
         reduce_lr_on_plateau: bool = True,
         callbacks=None,
+        warm_start: bool = False,
         device="cpu",
         random_state=None,
         verbose: int = 0,
@@ -125,6 +127,7 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         self.tol = tol
         self.reduce_lr_on_plateau = reduce_lr_on_plateau
         self.callbacks = callbacks
+        self.warm_start = warm_start
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -256,7 +259,11 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         True
         """
         check_is_fitted(self)
-        return self.score_samples(X) - self.offset_
+        with np.errstate(over="ignore"):
+            decision = self.score_samples(X) - self.offset_
+        if not np.isfinite(decision).all():
+            raise narrowing_overflow_error(self, decision.dtype)
+        return decision
 
     def predict(self, X):
         """Label each sample +1 (inlier) or -1 (outlier).

@@ -10,9 +10,10 @@ from sklearn.base import (
     _fit_context,
 )
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 
 from ._base import _FLOAT_DTYPES, COMMON_PARAMETERS_DOC, BaseVAE
+from ._checks import check_numeric_array
 
 
 class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
@@ -93,6 +94,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         tol: float = 1e-4,
         reduce_lr_on_plateau: bool = True,
         callbacks=None,
+        warm_start: bool = False,
         device="cpu",
         random_state=None,
         verbose: int = 0,
@@ -114,6 +116,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         self.tol = tol
         self.reduce_lr_on_plateau = reduce_lr_on_plateau
         self.callbacks = callbacks
+        self.warm_start = warm_start
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -237,7 +240,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         (1, 4)
         """
         check_is_fitted(self)
-        Z = check_array(X, dtype=_FLOAT_DTYPES, order="C")
+        Z = check_numeric_array(X, dtype=_FLOAT_DTYPES, order="C")
         if Z.shape[1] != self.n_components_:
             raise ValueError(
                 f"X has {Z.shape[1]} features, but inverse_transform of "

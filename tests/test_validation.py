@@ -1,5 +1,7 @@
 """Bad input gets a clear error, never a crash inside torch or a NaN model."""
 
+import re
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -110,3 +112,225 @@ def test_extreme_input_at_inference_raises_instead_of_returning_inf():
     fitted = VAEOutlierDetector(max_epochs=2, random_state=0).fit(X_OK)
     with pytest.raises(ValueError, match="NaN or infinite"):
         fitted.score_samples(np.full((2, 4), 1e300))
+
+
+def _outputs(fitted, X):
+    """Every inference method's output on ``X``."""
+    names = ["transform", "score_samples", "decision_function", "predict"]
+    outputs = {
+        name: getattr(fitted, name)(X) for name in names if hasattr(fitted, name)
+    }
+    if hasattr(fitted, "inverse_transform"):
+        outputs["inverse_transform"] = fitted.inverse_transform(outputs["transform"])
+    outputs["score"] = np.array([fitted.score(X)])
+    return outputs
+
+
+def _assert_finite_outputs(fitted, X):
+    for name, out in _outputs(fitted, X).items():
+        assert np.all(np.isfinite(out)), name
+        if name != "score":
+            assert len(out) == len(X), name
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_sparse_input_at_inference_gets_a_type_error(Estimator):
+    fitted = Estimator(max_epochs=1, random_state=0).fit(X_OK)
+    method = fitted.transform if hasattr(fitted, "transform") else fitted.score_samples
+    with pytest.raises(TypeError, match="[Ss]parse"):
+        method(sp.csr_matrix(X_OK))
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+@pytest.mark.parametrize(
+    "X",
+    [
+        np.array([["a", "b"], ["c", "d"], ["e", "f"]]),
+        np.array([[1.0, "x"], [2.0, "y"], [3.0, "z"]], dtype=object),
+    ],
+    ids=["str", "object"],
+)
+def test_text_input_says_to_encode_it(Estimator, X):
+    with pytest.raises(ValueError, match="numbers only.*OneHotEncoder"):
+        Estimator(max_epochs=1).fit(X)
+    fitted = Estimator(max_epochs=1, random_state=0).fit(X_OK[:, :2])
+    method = fitted.transform if hasattr(fitted, "transform") else fitted.score_samples
+    with pytest.raises(ValueError, match="numbers only.*OneHotEncoder"):
+        method(X)
+
+
+def test_text_in_inverse_transform_says_to_encode_it():
+    fitted = VAETransformer(max_epochs=1, random_state=0).fit(X_OK)
+    with pytest.raises(ValueError, match="numbers only"):
+        fitted.inverse_transform([["a", "b"]])
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_numeric_strings_and_object_arrays_of_numbers_are_numbers(Estimator):
+    fitted = Estimator(max_epochs=1, random_state=0).fit(X_OK)
+    as_text = X_OK.astype(str)
+    for X in (as_text, X_OK.astype(object)):
+        for name, out in _outputs(fitted, X).items():
+            np.testing.assert_array_equal(out, _outputs(fitted, X_OK)[name])
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_pandas_categorical_columns(Estimator):
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(X_OK[:, :2], columns=["a", "b"])
+    frame["c"] = pd.Categorical(np.where(X_OK[:, 2] > 0, "up", "down"))
+    with pytest.raises(ValueError, match="numbers only.*OneHotEncoder"):
+        Estimator(max_epochs=1).fit(frame)
+    # Categories that are numbers are numbers.
+    frame["c"] = pd.Categorical(np.where(X_OK[:, 2] > 0, 1.0, 0.0))
+    fitted = Estimator(max_epochs=1, random_state=0).fit(frame)
+    assert list(fitted.feature_names_in_) == ["a", "b", "c"]
+    _assert_finite_outputs(fitted, frame)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_empty_input(Estimator):
+    with pytest.raises(ValueError, match="0 sample"):
+        Estimator(max_epochs=1).fit(np.empty((0, 4)))
+    with pytest.raises(ValueError, match="0 feature"):
+        Estimator(max_epochs=1).fit(np.empty((5, 0)))
+    fitted = Estimator(max_epochs=1, random_state=0).fit(X_OK)
+    for name in ("score_samples", "transform", "predict", "score"):
+        if hasattr(fitted, name):
+            with pytest.raises(ValueError, match="0 sample"):
+                getattr(fitted, name)(np.empty((0, 4)))
+    if hasattr(fitted, "inverse_transform"):
+        with pytest.raises(ValueError, match="0 sample"):
+            fitted.inverse_transform(np.empty((0, 2)))
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_a_single_row(Estimator):
+    fitted = Estimator(max_epochs=2, random_state=0).fit(X_OK[:1])
+    _assert_finite_outputs(fitted, X_OK[:1])
+    _assert_finite_outputs(fitted, X_OK)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+@pytest.mark.parametrize(
+    "params", [{}, {"batch_size": 1}, {"validation_fraction": 0.9}]
+)
+def test_batch_norm_with_one_row_per_batch_says_so(Estimator, params):
+    X = (
+        X_OK[:1]
+        if not params
+        else X_OK[:2]
+        if "validation_fraction" in params
+        else X_OK
+    )
+    with pytest.raises(ValueError, match="batch_norm=True needs at least 2 rows"):
+        Estimator(batch_norm=True, max_epochs=1, **params).fit(X)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_constant_columns_and_duplicated_rows(Estimator):
+    X = X_OK.copy()
+    X[:, 1] = 3.0
+    X[:, 3] = 0.0
+    fitted = Estimator(max_epochs=3, random_state=0).fit(X)
+    _assert_finite_outputs(fitted, X)
+    identical_rows = np.tile(X_OK[:1], (20, 1))
+    fitted = Estimator(max_epochs=3, random_state=0).fit(identical_rows)
+    _assert_finite_outputs(fitted, identical_rows)
+    outputs = _outputs(fitted, identical_rows)
+    for name in ("transform", "score_samples"):
+        if name in outputs:
+            assert np.all(outputs[name] == outputs[name][0])
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_more_features_than_samples(Estimator):
+    X = np.random.RandomState(1).normal(size=(5, 40))
+    fitted = Estimator(max_epochs=3, random_state=0).fit(X)
+    assert fitted.n_features_in_ == 40
+    _assert_finite_outputs(fitted, X)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_feature_names_must_match_at_inference(Estimator):
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(X_OK, columns=["a", "b", "c", "d"])
+    fitted = Estimator(max_epochs=1, random_state=0).fit(frame)
+    method = fitted.transform if hasattr(fitted, "transform") else fitted.predict
+    with pytest.raises(ValueError, match="Feature names unseen at fit time:\n- z"):
+        method(frame.rename(columns={"a": "z"}))
+    with pytest.raises(ValueError, match="same order"):
+        method(frame[["b", "a", "c", "d"]])
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        without_names = method(X_OK)
+    np.testing.assert_array_equal(method(frame), without_names)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_list_of_lists_gives_what_the_array_gives(Estimator):
+    fitted = Estimator(max_epochs=2, random_state=0).fit(X_OK.tolist())
+    reference = Estimator(max_epochs=2, random_state=0).fit(X_OK)
+    for name, out in _outputs(fitted, X_OK.tolist()).items():
+        np.testing.assert_array_equal(out, _outputs(reference, X_OK)[name])
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_a_last_step_that_breaks_the_weights_keeps_no_model(Estimator):
+    # One batch per epoch: the loss is computed before the only step, so it is
+    # finite, but a step this large makes the float32 weights infinite.
+    X = X_OK[:8].astype(np.float32)
+    estimator = Estimator(lr=1e39, max_epochs=1, early_stopping=False, random_state=0)
+    with pytest.raises(
+        TrainingDivergedError, match="weights became NaN or infinite in epoch 1"
+    ):
+        estimator.fit(X)
+    with pytest.raises(NotFittedError):
+        estimator.score(X)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_score_of_huge_but_finite_errors_is_finite(Estimator):
+    # Each sample's error (about 4e306) is finite, their sum is not: found by
+    # tests/test_fuzz.py, where np.mean returned -inf.
+    fitted = Estimator(max_epochs=1, random_state=0).fit(X_OK)
+    X = np.full((60, 4), 1e153)
+    X[::2] *= -1
+    score = fitted.score(X)
+    assert np.isfinite(score) and -1e307 < score < -1e306
+
+
+def test_float32_output_that_overflows_says_so():
+    # Fitted in float64 on large values, so offset_ is far below float32's range:
+    # the decision values of float32 input do not fit in float32 (found by the fuzz).
+    X = np.random.RandomState(0).normal(size=(30, 4)) * 1e20
+    fitted = VAEOutlierDetector(max_epochs=1, random_state=0).fit(X)
+    assert fitted.offset_ < -1e39
+    X32 = X_OK.astype(np.float32)
+    assert np.all(np.isfinite(fitted.score_samples(X32)))
+    with pytest.raises(ValueError, match="does not fit in float32: pass X as float64"):
+        fitted.decision_function(X32)
+    assert np.all(fitted.predict(X_OK) == 1)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+@pytest.mark.parametrize(
+    "params, valid",
+    [
+        ({"beta": -1.0}, r"a float in the range \[0(\.0)?, inf\)"),
+        (
+            {"n_components": 0},
+            r"an int in the range \[1, inf\)( or a str among {'auto'})?",
+        ),
+        ({"hidden_layer_sizes": ()}, "None or a non-empty sequence of ints >= 1"),
+        ({"activation": "swish"}, "a str among {.*'relu'.*}"),
+        ({"warm_start": "yes"}, "an instance of 'bool'.*"),
+    ],
+)
+def test_invalid_hyper_parameters_state_the_valid_range(Estimator, params, valid):
+    name, value = next(iter(params.items()))
+    with pytest.raises(
+        InvalidParameterError,
+        match=f"The '{name}' parameter of {Estimator.__name__} must be {valid}\\. "
+        f"Got {re.escape(repr(value))} instead",
+    ):
+        Estimator(**params).fit(X_OK)
