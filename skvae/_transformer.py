@@ -92,7 +92,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         output_activation: str = "auto",
         beta: float = 1.0,
         trim_fraction: float = 0.0,
-        kl_warmup_epochs="auto",
+        kl_warmup_epochs: int = 10,
         lr: float = 3e-3,
         batch_size="auto",
         max_epochs="auto",
