@@ -94,7 +94,7 @@ def _plot(anomaly_score, y_test, threshold, result):
     ax.hist(anomaly_score[y_test == 1], bins=bins, alpha=0.6, label="anomaly")
     ax.axvline(threshold, color="k", linestyle="--", label="threshold (contamination)")
     ax.set_yscale("log")
-    ax.set_xlabel("anomaly score (reconstruction error)")
+    ax.set_xlabel("anomaly score (negative ELBO)")
     ax.set_ylabel("test samples")
     ax.set_title(
         f"ROC AUC {result['roc_auc']:.3f}, AP {result['average_precision']:.3f}, "
