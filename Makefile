@@ -23,6 +23,7 @@ test: $(BIN)/.installed
 # Detection (ADBench, ../shared/datasets/adbench) and compression quality against
 # IsolationForest, PyOD's VAE (when installed) and PCA; writes benchmarks/results/.
 bench-quality: $(BIN)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	$(BIN)/python benchmarks/adbench.py --robustness
 
 lint: $(BIN)/.installed
