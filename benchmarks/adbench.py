@@ -356,11 +356,11 @@ def main(argv=None) -> int:
     args.out_dir.mkdir(parents=True, exist_ok=True)
     today = datetime.date.today().isoformat()
     header = (
-        f"Measured {today} with `python benchmarks/adbench.py"
-        f"{' --quick' if args.quick else ''}`; torch {torch.__version__}, "
+        f"Measured {today} with "
+        f"`{' '.join(['python benchmarks/adbench.py', *(argv or sys.argv[1:])])}`; "
+        f"torch {torch.__version__}, "
         f"{args.threads} thread(s), {platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} cores. Seeds {args.seeds}, rows capped at "
-        f"{args.max_rows:,}."
+        f"{os.cpu_count()} cores."
     )
     names = [n for n in args.datasets if (args.data_dir / f"{n}.npz").exists()]
     if args.skip_detection:
@@ -378,7 +378,9 @@ def main(argv=None) -> int:
         print(markdown)
         write_csv(args.out_dir / "adbench.csv", rows)
         sections = [
-            f"# Detection quality (ADBench quality datasets)\n\n{header}\n\n{markdown}"
+            "# Detection quality (ADBench quality datasets)\n\n"
+            f"{header} Seeds {args.seeds}, rows capped at {args.max_rows:,}.\n\n"
+            f"{markdown}"
         ]
         if any(t["nan"] for t in table.values()):
             print("NaN or infinite scores:", {m: t["nan"] for m, t in table.items()})
@@ -399,7 +401,7 @@ def main(argv=None) -> int:
         write_csv(args.out_dir / "compression.csv", comp_rows)
         (args.out_dir / "compression.md").write_text(
             "# Compression quality (5-fold held-out MSE, StandardScaler)\n\n"
-            f"{header}\n\n{compression_markdown(comp_rows)}\n"
+            f"{header} All rows, 5 folds.\n\n{compression_markdown(comp_rows)}\n"
         )
     print(f"Wrote {args.out_dir}")
     return 0
