@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 
-.PHONY: demo test lint docs clean
+.PHONY: demo test lint docs bench-quality clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,12 @@ demo: $(BIN)/.installed
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest
+
+# Detection (ADBench, ../shared/datasets/adbench) and compression quality against
+# IsolationForest, PyOD's VAE (when installed) and PCA; writes benchmarks/results/.
+bench-quality: $(BIN)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	$(BIN)/python benchmarks/adbench.py --robustness
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check skvae tests examples benchmarks

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import inspect
 import math
 from numbers import Integral, Real
 
@@ -38,13 +39,20 @@ BASE_PARAMETER_CONSTRAINTS: dict = {
     "dropout": [Interval(Real, 0.0, 1.0, closed="left")],
     "output_activation": [StrOptions({"auto", "identity", "sigmoid"})],
     "beta": [Interval(Real, 0.0, None, closed="left")],
-    "kl_warmup_epochs": [Interval(Integral, 0, None, closed="left")],
+    "trim_fraction": [Interval(Real, 0.0, 1.0, closed="left")],
+    "kl_warmup_epochs": [
+        Interval(Integral, 0, None, closed="left"),
+        StrOptions({"auto"}),
+    ],
     "lr": [Interval(Real, 0.0, None, closed="neither")],
     "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
-    "max_epochs": [Interval(Integral, 1, None, closed="left")],
+    "max_epochs": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
     "early_stopping": ["boolean"],
     "validation_fraction": [Interval(Real, 0.0, 1.0, closed="neither")],
-    "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+    "n_iter_no_change": [
+        Interval(Integral, 1, None, closed="left"),
+        StrOptions({"auto"}),
+    ],
     "tol": [Interval(Real, 0.0, None, closed="left")],
     "reduce_lr_on_plateau": ["boolean"],
     "callbacks": [list, None],
@@ -69,6 +77,23 @@ def auto_hidden_layer_sizes(n_features: int, n_components: int) -> tuple[int, in
     first = int(np.clip(2 * n_features, 16, 256))
     second = int(np.clip(n_features, max(8, n_components), 128))
     return first, second
+
+
+def epochs_for_steps(n_steps: int, n_rows: int, batch_size: int) -> int:
+    """Epochs needed for about ``n_steps`` optimisation steps, at least one.
+
+    Training length is counted in steps because that is what the optimiser sees: 100
+    epochs are 700 steps on 200 rows but 20,000 on 100,000 rows.
+
+    Examples
+    --------
+    >>> from skvae._base import epochs_for_steps
+    >>> epochs_for_steps(2000, n_rows=200, batch_size=16), epochs_for_steps(
+    ...     2000, n_rows=600_000, batch_size=512)
+    (154, 2)
+    """
+    steps_per_epoch = max(1, math.ceil(n_rows / batch_size))
+    return max(1, math.ceil(n_steps / steps_per_epoch))
 
 
 def resolve_device(device) -> torch.device:
@@ -144,26 +169,51 @@ def _check_hidden_layer_sizes(estimator, value):
 class BaseVAE(BaseEstimator):
     """Fit and inference machinery shared by the VAE estimators.
 
-    Subclasses define ``__init__`` (the public parameters) and what the latent size
-    defaults to, through ``_resolve_n_components``.
+    Subclasses define ``__init__`` (the public parameters), what the latent size
+    defaults to, through ``_resolve_n_components``, and the optimisation steps that
+    ``max_epochs="auto"`` and ``n_iter_no_change="auto"`` stand for.
     """
 
     _parameter_constraints: dict = dict(BASE_PARAMETER_CONSTRAINTS)
+    _auto_max_steps: int = 4000
+    _auto_patience_steps: int = 500
+    # Fewer epochs than this of patience would stop on the noise of a single epoch.
+    _min_patience_epochs: int = 5
 
     # -- fitting -----------------------------------------------------------------
 
     def _resolve_n_components(self, n_features: int) -> int:
         return self.n_components
 
+    def _resolve_schedule(self, n_train: int, batch_size: int) -> None:
+        """Turn the "auto" training lengths into epochs for this data size."""
+        if self.max_epochs == "auto":
+            self.max_epochs_ = epochs_for_steps(
+                self._auto_max_steps, n_train, batch_size
+            )
+        else:
+            self.max_epochs_ = self.max_epochs
+        if self.n_iter_no_change == "auto":
+            self.n_iter_no_change_ = max(
+                self._min_patience_epochs,
+                epochs_for_steps(self._auto_patience_steps, n_train, batch_size),
+            )
+        else:
+            self.n_iter_no_change_ = self.n_iter_no_change
+        if self.kl_warmup_epochs == "auto":
+            self.kl_warmup_epochs_ = self.max_epochs_ // 10
+        else:
+            self.kl_warmup_epochs_ = self.kl_warmup_epochs
+
     def _make_callbacks(self, monitor: str, early_stopping: bool) -> list:
         """Default training callbacks, with the user's added or swapped in by name."""
         named = {}
-        if self.kl_warmup_epochs > 0:
-            named["kl_annealing"] = KLAnnealing(n_epochs=self.kl_warmup_epochs)
+        if self.kl_warmup_epochs_ > 0:
+            named["kl_annealing"] = KLAnnealing(n_epochs=self.kl_warmup_epochs_)
         if early_stopping:
             named["early_stopping"] = EarlyStopping(
                 monitor=monitor,
-                patience=self.n_iter_no_change,
+                patience=self.n_iter_no_change_,
                 threshold=self.tol,
                 load_best=True,
             )
@@ -171,7 +221,7 @@ class BaseVAE(BaseEstimator):
             named["lr_scheduler"] = LRScheduler(
                 policy=torch.optim.lr_scheduler.ReduceLROnPlateau,
                 monitor=monitor,
-                patience=max(1, self.n_iter_no_change // 2),
+                patience=max(1, self.n_iter_no_change_ // 2),
                 factor=0.5,
             )
         unnamed = []
@@ -242,11 +292,15 @@ class BaseVAE(BaseEstimator):
         device = resolve_device(self.device)
         seed = draw_seed(self.random_state)
         early_stopping = epochs is None and self.early_stopping
-        validate = early_stopping and ValidationSplit.n_valid(
-            n_samples, self.validation_fraction
+        n_valid = (
+            ValidationSplit.n_valid(n_samples, self.validation_fraction)
+            if early_stopping
+            else 0
         )
+        validate = n_valid > 0
+        self._resolve_schedule(n_samples - n_valid, batch_size)
         monitor = "valid_loss" if validate else "train_loss"
-        n_train = n_samples - int(validate)
+        n_train = n_samples - n_valid
         if self.batch_norm and min(n_train, batch_size) < 2:
             raise ValueError(
                 "batch_norm=True needs at least 2 rows in every training batch; got "
@@ -281,8 +335,9 @@ class BaseVAE(BaseEstimator):
         net = VAENet(
             module,
             beta=self.beta,
+            trim_fraction=self.trim_fraction,
             lr=self.lr,
-            max_epochs=self.max_epochs,
+            max_epochs=self.max_epochs_,
             batch_size=batch_size,
             iterator_train__generator=shuffle_generator,
             train_split=ValidationSplit(self.validation_fraction, seed)
@@ -339,12 +394,41 @@ class BaseVAE(BaseEstimator):
             raise narrowing_overflow_error(self, out_dtype)
         return result
 
-    def _reconstruction_error(self, X) -> np.ndarray:
+    def reconstruction_error(self, X, per_feature: bool = False) -> np.ndarray:
+        """Squared error of the posterior-mean reconstruction of each sample.
+
+        The decoding of the mean of q(z|x) is deterministic, so repeated calls agree.
+        With ``per_feature=True`` the error is split by feature (the row sums give
+        the per-sample error), which shows which features a sample is anomalous in.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data scaled like the training data.
+        per_feature : bool, default=False
+            Return one column per feature instead of the row sums.
+
+        Returns
+        -------
+        error : ndarray of shape (n_samples,) or (n_samples, n_features), dtype of X
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skvae import VAEOutlierDetector
+        >>> X = np.random.RandomState(0).normal(size=(200, 4))
+        >>> detector = VAEOutlierDetector(max_epochs=5, random_state=0).fit(X)
+        >>> odd = np.array([[0.0, 0.0, 8.0, 0.0]])  # anomalous in feature 2
+        >>> int(detector.reconstruction_error(odd, per_feature=True).argmax())
+        2
+        """
         X_tensor, out_dtype = self._inference_input(X)
         return self._map(
             X_tensor,
-            lambda m, x: reconstruction_error(m.decode(m.encode(x)[0]), x),
-            None,
+            lambda m, x: reconstruction_error(
+                m.decode(m.encode(x)[0]), x, per_feature=per_feature
+            ),
+            self.n_features_in_ if per_feature else None,
             out_dtype,
         )
 
@@ -354,6 +438,36 @@ class BaseVAE(BaseEstimator):
             return reconstruction_error(module.decode(mean), x) + kl_divergence(
                 mean, log_var
             )
+
+        return self._map(X_tensor, per_sample, None, out_dtype)
+
+    def _reconstruction_nll(self, X_tensor, out_dtype, n_draws: int) -> np.ndarray:
+        """Monte-Carlo negative log reconstruction probability (An & Cho, 2015).
+
+        ``-log((1 / L) * sum_l p(x | z_l))`` with ``z_l ~ q(z|x)`` and the decoder's
+        likelihood implied by the training loss (a Gaussian whose negative log
+        density is the squared error, up to a constant). The ``L = n_draws`` noise
+        vectors come from a generator seeded with ``seed_`` and are the same for
+        every row, so a sample's score does not depend on the batch it is scored
+        in, and repeated calls agree without touching the caller's random state.
+        """
+        module_dtype = next(self.net_.module_.parameters()).dtype
+        generator = torch.Generator().manual_seed(self.seed_)
+        eps = torch.randn(
+            (n_draws, self.n_components_), generator=generator, dtype=module_dtype
+        )
+
+        def per_sample(module, x):
+            mean, log_var = module.encode(x)
+            std = torch.exp(0.5 * log_var)
+            # One draw at a time keeps memory at one batch of reconstructions.
+            log_p = torch.stack(
+                [
+                    -reconstruction_error(module.decode(mean + std * e), x)
+                    for e in eps.to(x.device)
+                ]
+            )
+            return math.log(n_draws) - torch.logsumexp(log_p, dim=0)
 
         return self._map(X_tensor, per_sample, None, out_dtype)
 
@@ -399,6 +513,27 @@ class BaseVAE(BaseEstimator):
         return tags
 
 
+def common_parameters_doc(estimator_class) -> str:
+    """The shared parameter docs, with the defaults read from ``__init__``.
+
+    Reading them from the signature keeps the documented defaults true when either
+    estimator's defaults change.
+    """
+    defaults = {
+        name: f'"{parameter.default}"'
+        if isinstance(parameter.default, str)
+        else parameter.default
+        for name, parameter in inspect.signature(
+            estimator_class.__init__
+        ).parameters.items()
+    }
+    return COMMON_PARAMETERS_DOC.format(
+        **defaults,
+        max_steps=estimator_class._auto_max_steps,
+        patience_steps=estimator_class._auto_patience_steps,
+    )
+
+
 # Shared by both estimators' docstrings (inserted with str.format), so the two
 # parameter lists cannot drift apart.
 COMMON_PARAMETERS_DOC = """\
@@ -419,26 +554,36 @@ default="relu"
         Weight of the KL divergence between the posterior q(z|x) and the N(0, I)
         prior in the loss ``reconstruction + beta * KL``. Larger values give a
         smoother, more regular latent space at some cost in reconstruction.
-    kl_warmup_epochs : int >= 0, default=10
+    trim_fraction : float in [0, 1), default={trim_fraction}
+        Trimmed loss: the share of each training batch with the highest loss that
+        is left out of the update. Networks fit typical samples before rare ones, so
+        trimming keeps anomalies in the training data from being learned (their
+        reconstruction error stays high); 0 trains on every sample.
+    kl_warmup_epochs : int >= 0 or "auto", default={kl_warmup_epochs}
         KL annealing: the KL weight ramps linearly from 0 to ``beta`` over this
-        many epochs (0 starts at ``beta``). See :class:`skvae.callbacks.KLAnnealing`.
-    lr : float > 0, default=3e-3
+        many epochs (0 starts at ``beta``); "auto" is a tenth of ``max_epochs_``.
+        See :class:`skvae.callbacks.KLAnnealing`.
+    lr : float > 0, default={lr}
         Adam learning rate.
     batch_size : int or "auto", default="auto"
         Rows per training step; "auto" is a power of two near ``sqrt(n_samples)``,
         between 16 and 512.
-    max_epochs : int >= 1, default=100
-        Upper bound on the passes over the training data.
-    early_stopping : bool, default=True
+    max_epochs : int >= 1 or "auto", default={max_epochs}
+        Upper bound on the passes over the training data. "auto" counts
+        optimisation steps instead, which is what decides how far training gets:
+        the epochs that make about {max_steps:,} steps of ``batch_size_`` rows
+        (many epochs on a few hundred rows, one or two on a million).
+    early_stopping : bool, default={early_stopping}
         Hold out ``validation_fraction`` of the rows and stop when their loss has not
         improved by ``tol`` (relative) for ``n_iter_no_change`` epochs, restoring the
         best weights. Data too small to split are not held out; the training loss is
         watched instead.
     validation_fraction : float in (0, 1), default=0.1
         Share of the rows held out for early stopping.
-    n_iter_no_change : int >= 1, default=20
+    n_iter_no_change : int >= 1 or "auto", default={n_iter_no_change}
         Patience of early stopping, in epochs; the learning rate is halved after half
-        as many epochs without improvement.
+        as many epochs without improvement. "auto" is the epochs of about
+        {patience_steps} optimisation steps, and at least 5.
     tol : float >= 0, default=1e-4
         Relative improvement of the monitored loss that counts as progress.
     reduce_lr_on_plateau : bool, default=True

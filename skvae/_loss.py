@@ -22,7 +22,7 @@ def kl_divergence(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
 
 
 class LossTerms(NamedTuple):
-    """Batch means of the two loss terms."""
+    """The two loss terms: batch means, or one value per sample."""
 
     reconstruction: torch.Tensor
     kl: torch.Tensor
@@ -32,10 +32,16 @@ class LossTerms(NamedTuple):
 
 
 class VAELoss(nn.Module):
-    """Criterion returning the batch means of reconstruction error and KL divergence.
+    """Criterion returning the reconstruction error and KL divergence terms.
 
     The weighting by ``beta`` is left to the caller (the net), because KL annealing
     changes it from epoch to epoch.
+
+    Parameters
+    ----------
+    reduction : {"mean", "none"}, default="mean"
+        "mean" returns batch means; "none" returns one value per sample, which the
+        net needs to trim the worst-fitted samples of a batch.
 
     Examples
     --------
@@ -49,8 +55,15 @@ class VAELoss(nn.Module):
     (3.0, 0.0)
     """
 
+    def __init__(self, reduction: str = "mean"):
+        super().__init__()
+        self.reduction = reduction
+
     def forward(self, output, x: torch.Tensor) -> LossTerms:
-        return LossTerms(
-            reconstruction_error(output.reconstruction, x).mean(),
-            kl_divergence(output.mean, output.log_var).mean(),
+        terms = LossTerms(
+            reconstruction_error(output.reconstruction, x),
+            kl_divergence(output.mean, output.log_var),
         )
+        if self.reduction == "none":
+            return terms
+        return LossTerms(*(term.mean() for term in terms))

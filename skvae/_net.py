@@ -164,12 +164,21 @@ class VAENet(NeuralNet):
     epoch, ``train_loss``, ``train_reconstruction``, ``train_kl`` (and the ``valid_``
     counterparts when a validation split is used) and ``kl_weight``.
 
+    With ``trim_fraction > 0`` every batch drops its worst-fitted samples (highest
+    per-sample loss) before averaging: a trimmed loss. Deep generative models fit
+    typical samples before rare ones, so on training data that hold anomalies the
+    trimmed loss keeps the rare samples from being learned (Kim et al., 2024, ODIM
+    and ALTBI), and their reconstruction error stays high.
+
     Parameters
     ----------
     module : torch.nn.Module or class
         The VAE, returning a :class:`~skvae._module.VAEOutput`.
     beta : float, default=1.0
         Weight of the KL term in the loss.
+    trim_fraction : float in [0, 1), default=0.0
+        Share of each batch, the samples with the highest loss, left out of the
+        loss (training and validation alike).
     inference_batch_size : int, default=8192
         Rows per forward pass at validation and prediction time; no gradients are
         kept there, so batches can be larger than in training.
@@ -193,6 +202,7 @@ class VAENet(NeuralNet):
         module,
         *,
         beta: float = 1.0,
+        trim_fraction: float = 0.0,
         inference_batch_size: int = 8192,
         criterion=VAELoss,
         optimizer=torch.optim.Adam,
@@ -209,6 +219,9 @@ class VAENet(NeuralNet):
             # One fused kernel per step instead of a dozen small ops per parameter:
             # on small networks that is most of the optimiser's cost.
             kwargs.setdefault("optimizer__fused", True)
+        if criterion is VAELoss:
+            # Per-sample terms, so that get_loss_terms can trim before averaging.
+            kwargs.setdefault("criterion__reduction", "none")
         super().__init__(
             module,
             criterion=criterion,
@@ -223,6 +236,7 @@ class VAENet(NeuralNet):
             **kwargs,
         )
         self.beta = beta
+        self.trim_fraction = trim_fraction
         self.inference_batch_size = inference_batch_size
 
     @property
@@ -255,16 +269,30 @@ class VAENet(NeuralNet):
         # Per-batch history rows cost time on every step and are never read.
         pass
 
-    def get_loss_terms(self, y_pred, X) -> LossTerms:
-        """Batch means of the reconstruction and KL terms."""
-        return self.criterion_(y_pred, X)
+    def get_loss_terms(self, y_pred, X, weight: float | None = None) -> LossTerms:
+        """Batch means of the reconstruction and KL terms, after trimming.
+
+        The ``trim_fraction`` share of samples with the highest
+        ``reconstruction + weight * KL`` (``weight`` defaults to ``beta``) is left out
+        of the means.
+        """
+        terms = self.criterion_(y_pred, X)
+        if terms.reconstruction.dim() == 0:
+            return terms
+        n_drop = math.floor(self.trim_fraction * len(X))
+        if n_drop > 0:
+            weight = self.beta if weight is None else weight
+            per_sample = terms.total(weight).detach()
+            keep = per_sample.topk(len(X) - n_drop, largest=False).indices
+            terms = LossTerms(*(term[keep] for term in terms))
+        return LossTerms(*(term.mean() for term in terms))
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         weight = self.kl_weight_ if training else self.beta
-        return self.get_loss_terms(y_pred, X).total(weight)
+        return self.get_loss_terms(y_pred, X, weight).total(weight)
 
     def _step_result(self, y_pred, Xi, weight):
-        terms = self.get_loss_terms(y_pred, Xi)
+        terms = self.get_loss_terms(y_pred, Xi, weight)
         return {"loss": terms.total(weight), "terms": terms, "y_pred": y_pred}
 
     def train_step_single(self, batch, **fit_params):

@@ -9,24 +9,52 @@ from sklearn.base import OutlierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import COMMON_PARAMETERS_DOC, BaseVAE
+from ._base import BaseVAE, common_parameters_doc
 from ._checks import narrowing_overflow_error
+from ._loss import reconstruction_error
+
+SCORE_METHODS = ("reconstruction", "elbo", "reconstruction_probability")
 
 
 class VAEOutlierDetector(OutlierMixin, BaseVAE):
     __doc__ = """Variational autoencoder as a scikit-learn outlier detector.
 
-    Samples the model reconstructs badly are anomalous. ``score_samples`` returns the
-    negative reconstruction error of the posterior-mean decoding (deterministic;
-    higher means more normal), following the convention of
-    :class:`~sklearn.ensemble.IsolationForest`. Labels are never needed: the
-    threshold ``offset_`` comes from ``contamination``.
+    Samples the model explains badly are anomalous. ``score_samples`` is higher for
+    more normal samples, following :class:`~sklearn.ensemble.IsolationForest`, and
+    is deterministic whatever ``score_method``. Labels are never needed: the model
+    trains on data with its anomalies left in, and the threshold ``offset_`` comes
+    from ``contamination``. :meth:`reconstruction_error` with ``per_feature=True``
+    shows which features make a sample anomalous.
+
+    The defaults were chosen on the public ADBench datasets (see the README's
+    "Detection quality benchmark"): short training counted in optimisation steps,
+    a trimmed loss, and the negative ELBO as the anomaly score.
 
     Parameters
     ----------
     contamination : float in (0, 0.5], default=0.1
         Expected share of outliers in the training data; sets ``offset_`` so that this
         share of the training samples is predicted as outliers.
+    score_method : {{"elbo", "reconstruction_probability", "reconstruction"}}, \
+default="elbo"
+        What ``score_samples`` returns, negated so that higher is more normal:
+
+        - "elbo": the negative evidence lower bound, reconstruction error of the
+          decoded posterior mean plus the KL divergence of q(z|x) from the prior
+          (``beta`` = 1), a bound on ``-log p(x)``. It needs no sampling, and it
+          was the most stable of the three across training lengths.
+        - "reconstruction_probability": the negative log of the reconstruction
+          probability of An & Cho (2015), ``(1 / L) * sum_l p(x | z_l)`` over
+          ``L = n_draws`` draws ``z_l`` from q(z|x), with the Gaussian likelihood
+          that the squared-error loss stands for; samples whose encoding is
+          uncertain are penalised too. The draws use noise from a generator
+          seeded at fit time (``seed_``), the same for every row, so scores repeat
+          exactly and do not depend on the batch a row is scored in.
+        - "reconstruction": the squared reconstruction error of the decoded
+          posterior mean.
+    n_draws : int >= 1, default=16
+        Latent draws per sample for ``score_method="reconstruction_probability"``
+        (the ``L`` above); scoring costs about ``n_draws`` decoder passes.
     n_components : int >= 1 or "auto", default="auto"
         Dimension of the latent space; "auto" is ``min(max(1, n_features // 2), 10)``.
 {common}
@@ -42,6 +70,11 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         their ``valid_`` counterparts, ``kl_weight`` and ``dur``.
     n_iter_ : int
         Epochs run.
+    max_epochs_, n_iter_no_change_, kl_warmup_epochs_ : int
+        The epoch counts used, with "auto" resolved for the data size.
+    seed_ : int
+        Seed drawn from ``random_state`` at fit time; seeds training and the
+        Monte-Carlo noise of the reconstruction probability.
     n_components_ : int
         Latent dimension used.
     hidden_layer_sizes_ : tuple of int
@@ -62,6 +95,7 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
 
     Examples
     --------
+    >>> from sklearn.metrics import roc_auc_score
     >>> from sklearn.pipeline import make_pipeline
     >>> from sklearn.preprocessing import MinMaxScaler
     >>> from skvae import VAEOutlierDetector
@@ -72,21 +106,40 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
     >>> labels = pipe.fit_predict(X)
     >>> sorted(set(labels.tolist()))
     [-1, 1]
-    """.format(common=COMMON_PARAMETERS_DOC.format(beta=1.0))
+    >>> bool(roc_auc_score(y, -pipe.score_samples(X)) > 0.99)
+    True
+
+    Which features make the most anomalous sample stand out:
+
+    >>> detector = pipe[-1]
+    >>> X_scaled = pipe[0].transform(X)
+    >>> worst = X_scaled[[pipe.score_samples(X).argmin()]]
+    >>> detector.reconstruction_error(worst, per_feature=True).shape
+    (1, 20)
+    """
 
     _parameter_constraints: dict = {
         **BaseVAE._parameter_constraints,
         "contamination": [Interval(Real, 0.0, 0.5, closed="right")],
+        "score_method": [StrOptions(set(SCORE_METHODS))],
+        "n_draws": [Interval(Integral, 1, None, closed="left")],
         "n_components": [
             Interval(Integral, 1, None, closed="left"),
             StrOptions({"auto"}),
         ],
     }
+    # Short training: generative models fit the typical samples first and the rare
+    # ones later (Kim et al., ICLR 2024, "ODIM"), so an under-trained model leaves
+    # the anomalies of a contaminated training set badly reconstructed.
+    _auto_max_steps = 500
+    _auto_patience_steps = 250
 
     def __init__(
         self,
         *,
         contamination: float = 0.1,
+        score_method: str = "elbo",
+        n_draws: int = 16,
         n_components="auto",
         hidden_layer_sizes=None,
         activation: str = "relu",
@@ -94,13 +147,14 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         dropout: float = 0.0,
         output_activation: str = "auto",
         beta: float = 1.0,
-        kl_warmup_epochs: int = 10,
-        lr: float = 3e-3,
+        trim_fraction: float = 0.2,
+        kl_warmup_epochs="auto",
+        lr: float = 1e-3,
         batch_size="auto",
-        max_epochs: int = 100,
-        early_stopping: bool = True,
+        max_epochs="auto",
+        early_stopping: bool = False,
         validation_fraction: float = 0.1,
-        n_iter_no_change: int = 20,
+        n_iter_no_change="auto",
         tol: float = 1e-4,
         reduce_lr_on_plateau: bool = True,
         callbacks=None,
@@ -110,6 +164,8 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         verbose: int = 0,
     ):
         self.contamination = contamination
+        self.score_method = score_method
+        self.n_draws = n_draws
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -117,6 +173,7 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         self.dropout = dropout
         self.output_activation = output_activation
         self.beta = beta
+        self.trim_fraction = trim_fraction
         self.kl_warmup_epochs = kl_warmup_epochs
         self.lr = lr
         self.batch_size = batch_size
@@ -207,13 +264,14 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         self._set_offset(X)
         return self
 
-    def _set_offset(self, X):
-        self.offset_ = float(
-            np.percentile(self.score_samples(X), 100.0 * self.contamination)
-        )
+    def _set_offset(self, X: np.ndarray):
+        # X was validated by fit: scoring it directly skips a second validation
+        # (and its spurious "no feature names" warning for DataFrame input).
+        scores = self._scores(self._as_module_tensor(X), X.dtype)
+        self.offset_ = float(np.percentile(scores, 100.0 * self.contamination))
 
     def score_samples(self, X):
-        """Normality score: the negative reconstruction error (higher is more normal).
+        """Normality score (higher is more normal), as chosen by ``score_method``.
 
         Parameters
         ----------
@@ -234,7 +292,19 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         >>> scores.shape, bool((scores <= 0).all())
         ((100,), True)
         """
-        return -self._reconstruction_error(X)
+        return self._scores(*self._inference_input(X))
+
+    def _scores(self, X_tensor, out_dtype) -> np.ndarray:
+        if self.score_method == "elbo":
+            return -self._negative_elbo(X_tensor, out_dtype)
+        if self.score_method == "reconstruction_probability":
+            return -self._reconstruction_nll(X_tensor, out_dtype, self.n_draws)
+        return -self._map(
+            X_tensor,
+            lambda m, x: reconstruction_error(m.decode(m.encode(x)[0]), x),
+            None,
+            out_dtype,
+        )
 
     def decision_function(self, X):
         """``score_samples(X) - offset_``: negative for predicted outliers.
@@ -288,3 +358,8 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         ([-1, 1], 5)
         """
         return np.where(self.decision_function(X) < 0, -1, 1)
+
+
+VAEOutlierDetector.__doc__ = VAEOutlierDetector.__doc__.format(
+    common=common_parameters_doc(VAEOutlierDetector)
+)

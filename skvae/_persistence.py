@@ -134,6 +134,9 @@ FITTED_ATTRIBUTES: dict[str, FittedAttribute] = {
     "batch_size_": FittedAttribute(int, _positive_int),
     "n_iter_": FittedAttribute(int, _count),
     "seed_": FittedAttribute(int, _count),
+    "max_epochs_": FittedAttribute(int, _positive_int),
+    "n_iter_no_change_": FittedAttribute(int, _positive_int),
+    "kl_warmup_epochs_": FittedAttribute(int, _count),
     "offset_": FittedAttribute(float, _finite_float, only_for=("VAEOutlierDetector",)),
 }
 _STORED_APART = {"net_", "history_"}
@@ -607,8 +610,9 @@ def _from_bytes(data: bytes):
         module.to(device).set_generator(noise_generator),
         iterator_train__generator=shuffle_generator,
         beta=estimator.beta,
+        trim_fraction=estimator.trim_fraction,
         lr=estimator.lr,
-        max_epochs=estimator.max_epochs,
+        max_epochs=estimator.max_epochs_,
         batch_size=estimator.batch_size_,
         device=device,
         verbose=estimator.verbose,

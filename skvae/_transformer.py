@@ -12,7 +12,7 @@ from sklearn.base import (
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import _FLOAT_DTYPES, COMMON_PARAMETERS_DOC, BaseVAE
+from ._base import _FLOAT_DTYPES, BaseVAE, common_parameters_doc
 from ._checks import check_numeric_array
 
 
@@ -39,6 +39,10 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         ``history_[:, "valid_loss"]``.
     n_iter_ : int
         Epochs run.
+    max_epochs_, n_iter_no_change_, kl_warmup_epochs_ : int
+        The epoch counts used, with "auto" resolved for the data size.
+    seed_ : int
+        Seed drawn from ``random_state`` at fit time.
     n_components_ : int
         Latent dimension.
     hidden_layer_sizes_ : tuple of int
@@ -67,12 +71,16 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
     >>> pipe = make_pipeline(StandardScaler(), VAETransformer(random_state=0))
     >>> pipe.fit_transform(X).shape
     (178, 2)
-    """.format(common=COMMON_PARAMETERS_DOC.format(beta=1.0))
+    """
 
     _parameter_constraints: dict = {
         **BaseVAE._parameter_constraints,
         "n_components": [Interval(Integral, 1, None, closed="left")],
     }
+    # Compression wants the model trained to convergence: a long budget that early
+    # stopping on held-out rows usually cuts short.
+    _auto_max_steps = 4000
+    _auto_patience_steps = 500
 
     def __init__(
         self,
@@ -84,13 +92,14 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         dropout: float = 0.0,
         output_activation: str = "auto",
         beta: float = 1.0,
+        trim_fraction: float = 0.0,
         kl_warmup_epochs: int = 10,
         lr: float = 3e-3,
         batch_size="auto",
-        max_epochs: int = 100,
+        max_epochs="auto",
         early_stopping: bool = True,
         validation_fraction: float = 0.1,
-        n_iter_no_change: int = 20,
+        n_iter_no_change="auto",
         tol: float = 1e-4,
         reduce_lr_on_plateau: bool = True,
         callbacks=None,
@@ -106,6 +115,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         self.dropout = dropout
         self.output_activation = output_activation
         self.beta = beta
+        self.trim_fraction = trim_fraction
         self.kl_warmup_epochs = kl_warmup_epochs
         self.lr = lr
         self.batch_size = batch_size
@@ -257,3 +267,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+
+VAETransformer.__doc__ = VAETransformer.__doc__.format(
+    common=common_parameters_doc(VAETransformer)
+)

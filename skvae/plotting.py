@@ -316,7 +316,8 @@ default=("loss", "reconstruction", "kl")
         >>> from skvae import VAEOutlierDetector
         >>> from skvae.plotting import LossHistoryDisplay
         >>> X = np.random.RandomState(0).normal(size=(200, 4))
-        >>> detector = VAEOutlierDetector(max_epochs=5, random_state=0).fit(X)
+        >>> detector = VAEOutlierDetector(max_epochs=5, early_stopping=True,
+        ...                               random_state=0).fit(X)
         >>> display = LossHistoryDisplay.from_estimator(detector, terms=["loss"])
         >>> sorted(display.lines_)
         ['train_loss', 'valid_loss']

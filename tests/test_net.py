@@ -102,3 +102,18 @@ def test_fused_adam_is_used_when_available():
     defaults = net.optimizer_.defaults
     assert defaults.get("fused") in (True, None)
     assert np.isclose(defaults["lr"], net.lr)
+
+
+def test_trimmed_loss_averages_the_best_fitted_rows_only():
+    from skvae._module import VAEOutput
+
+    net = _net(trim_fraction=0.25).initialize()
+    X = torch.zeros(4, 3)
+    reconstruction = torch.tensor([[1.0, 0, 0], [2.0, 0, 0], [3.0, 0, 0], [9.0, 0, 0]])
+    zeros = torch.zeros(4, 1)
+    terms = net.get_loss_terms(VAEOutput(reconstruction, zeros, zeros), X)
+    # Squared errors 1, 4, 9, 81: the worst quarter (81) is left out.
+    assert terms.reconstruction.item() == pytest.approx((1 + 4 + 9) / 3)
+    untrimmed = _net().initialize()
+    terms = untrimmed.get_loss_terms(VAEOutput(reconstruction, zeros, zeros), X)
+    assert terms.reconstruction.item() == pytest.approx((1 + 4 + 9 + 81) / 4)

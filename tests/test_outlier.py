@@ -28,10 +28,11 @@ def test_minmax_pipeline_separates_shifted_anomalies_at_defaults(anomalies):
 def test_standard_scaler_pipeline_separates_shifted_anomalies(anomalies):
     X_train, X_test, _, y_test = anomalies
     # Standardized, these anomalies sit close to the normal data (PCA needs exactly
-    # two components to separate them); a narrow latent space and light KL get most.
-    detector = VAEOutlierDetector(n_components=2, beta=0.1, random_state=0)
+    # two components to separate them). Longer training with 10 latent dimensions
+    # learned them too (AUC about 0.73); the short, trimmed default does not.
+    detector = VAEOutlierDetector(random_state=0)
     pipe = make_pipeline(StandardScaler(), detector).fit(X_train)
-    assert roc_auc_score(y_test, -pipe.score_samples(X_test)) > 0.8
+    assert roc_auc_score(y_test, -pipe.score_samples(X_test)) > 0.95
 
 
 def test_offset_follows_contamination_on_the_training_data(anomalies):

@@ -268,8 +268,8 @@ def _set(*path_and_value):
     "edit, match",
     [
         (
-            _set("fitted", "max_epochs_", 3),
-            r"fitted has unknown keys \['max_epochs_'\]",
+            _set("fitted", "calibration_", 3),
+            r"fitted has unknown keys \[.calibration_.\]",
         ),
         (_set("fitted", "n_iter_", KeyError), r"lacks keys \['n_iter_'\]"),
         (_set("fitted", "n_components_", -1), "n_components_ must be an integer >= 1"),

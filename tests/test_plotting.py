@@ -38,6 +38,7 @@ def detector(anomaly_data):
         VAEOutlierDetector(
             contamination=0.03,
             max_epochs=6,
+            early_stopping=True,  # holds out validation rows, so valid_ curves exist
             callbacks=[("lr_scheduler", step)],
             random_state=0,
         ),

@@ -213,7 +213,8 @@ def test_a_single_row(Estimator):
 
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 @pytest.mark.parametrize(
-    "params", [{}, {"batch_size": 1}, {"validation_fraction": 0.9}]
+    "params",
+    [{}, {"batch_size": 1}, {"validation_fraction": 0.9, "early_stopping": True}],
 )
 def test_batch_norm_with_one_row_per_batch_says_so(Estimator, params):
     X = (

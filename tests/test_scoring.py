@@ -1,0 +1,122 @@
+"""Score methods, per-feature explanations and the "auto" training schedule."""
+
+import numpy as np
+import pytest
+import torch
+
+from skvae import VAEOutlierDetector, VAETransformer
+from skvae._base import epochs_for_steps
+
+FAST = dict(max_epochs=8, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.RandomState(0)
+    latent = rng.normal(size=(300, 2))
+    X = latent @ rng.normal(size=(2, 5)) + 0.1 * rng.normal(size=(300, 5))
+    return X
+
+
+@pytest.fixture(scope="module")
+def detector(data):
+    return VAEOutlierDetector(**FAST).fit(data)
+
+
+def test_reconstruction_score_is_the_negative_row_error(detector, data):
+    detector = detector.set_params(score_method="reconstruction")
+    np.testing.assert_allclose(
+        detector.score_samples(data), -detector.reconstruction_error(data), rtol=1e-6
+    )
+
+
+def test_elbo_score_adds_the_kl_term(detector, data):
+    detector = detector.set_params(score_method="elbo")
+    elbo = -detector.score_samples(data)
+    error = detector.reconstruction_error(data)
+    assert np.all(elbo > error)  # KL > 0 for a posterior that is not the prior
+    np.testing.assert_allclose(-elbo.mean(), detector.score(data), rtol=1e-6)
+
+
+def test_reconstruction_probability_is_repeatable_and_leaves_global_rng(detector, data):
+    detector = detector.set_params(score_method="reconstruction_probability")
+    torch.manual_seed(123)
+    expected_next = torch.rand(1)
+    torch.manual_seed(123)
+    first = detector.score_samples(data)
+    assert torch.equal(torch.rand(1), expected_next)
+    np.testing.assert_array_equal(first, detector.score_samples(data))
+    # Same noise for every row: a row's score does not depend on its batch.
+    np.testing.assert_allclose(detector.score_samples(data[7:9]), first[7:9])
+    # Monte-Carlo draws scatter around the mean decoding: close, not equal.
+    mean_error = detector.reconstruction_error(data)
+    assert not np.allclose(-first, mean_error)
+    assert np.corrcoef(-first, mean_error)[0, 1] > 0.9
+
+
+def test_reconstruction_probability_depends_on_random_state_and_n_draws(data):
+    a = VAEOutlierDetector(score_method="reconstruction_probability", **FAST).fit(data)
+    b = VAEOutlierDetector(score_method="reconstruction_probability", **FAST).fit(data)
+    np.testing.assert_array_equal(a.score_samples(data), b.score_samples(data))
+    many = a.set_params(n_draws=64).score_samples(data)
+    one = a.set_params(n_draws=1).score_samples(data)
+    assert not np.allclose(many, one)
+
+
+def test_per_feature_error_sums_to_the_row_error_and_points_at_the_odd_feature(
+    detector, data
+):
+    per_feature = detector.reconstruction_error(data, per_feature=True)
+    assert per_feature.shape == data.shape
+    np.testing.assert_allclose(
+        per_feature.sum(axis=1), detector.reconstruction_error(data), rtol=1e-6
+    )
+    odd = data[:5].copy()
+    odd[:, 3] += 10.0
+    assert np.all(detector.reconstruction_error(odd, per_feature=True).argmax(1) == 3)
+
+
+def test_transformer_has_the_per_feature_error_too(data):
+    vae = VAETransformer(**FAST).fit(data)
+    assert vae.reconstruction_error(data, per_feature=True).shape == data.shape
+
+
+@pytest.mark.parametrize(
+    "n_rows, batch_size, expected", [(90, 16, 167), (3500, 64, 19), (600_000, 512, 1)]
+)
+def test_epochs_for_steps_counts_optimisation_steps(n_rows, batch_size, expected):
+    assert epochs_for_steps(1000, n_rows, batch_size) == expected
+
+
+def test_auto_schedule_is_resolved_into_fitted_attributes(data):
+    detector = VAEOutlierDetector(random_state=0).set_params(
+        max_epochs="auto", n_iter_no_change="auto", kl_warmup_epochs="auto"
+    )
+    detector._auto_max_steps = 60
+    detector.fit(data)
+    steps_per_epoch = int(np.ceil(len(data) / detector.batch_size_))
+    assert detector.max_epochs_ == int(np.ceil(60 / steps_per_epoch))
+    assert detector.n_iter_ <= detector.max_epochs_
+    assert detector.kl_warmup_epochs_ == detector.max_epochs_ // 10
+    assert detector.n_iter_no_change_ >= 5
+    set_by_hand = VAEOutlierDetector(
+        max_epochs=3, n_iter_no_change=2, kl_warmup_epochs=1
+    ).fit(data)
+    assert (set_by_hand.max_epochs_, set_by_hand.n_iter_no_change_) == (3, 2)
+    assert set_by_hand.kl_warmup_epochs_ == 1
+
+
+def test_trimmed_loss_leaves_the_worst_fitted_rows_out(data):
+    X = data.copy()
+    X[:15] += 6.0  # 5% far-away rows
+    trimmed = VAEOutlierDetector(trim_fraction=0.1, max_epochs=30, random_state=0)
+    plain = VAEOutlierDetector(trim_fraction=0.0, max_epochs=30, random_state=0)
+    trimmed.fit(X)
+    plain.fit(X)
+
+    def contrast(model):
+        error = model.reconstruction_error(X)
+        return error[:15].mean() / error[15:].mean()
+
+    # Trimming keeps the far-away rows out of the fit, so they stand out more.
+    assert contrast(trimmed) > contrast(plain)
