@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 
-.PHONY: demo test lint docs bench-quality clean
+.PHONY: demo test lint docs bench-quality bench-speed clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,12 @@ test: $(BIN)/.installed
 bench-quality: $(BIN)/.installed
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	$(BIN)/python benchmarks/adbench.py --robustness
+
+# Fit and scoring time against a hand-written torch loop and PyOD (ratios measured in
+# one run, with PASS/FAIL against the targets); writes benchmarks/results/speed.md.
+bench-speed: $(BIN)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	$(BIN)/python benchmarks/speed.py
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check skvae tests examples benchmarks

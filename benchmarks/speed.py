@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from skvae import VAEOutlierDetector, VAETransformer  # noqa: E402
-from skvae._loss import VAELoss, reconstruction_error  # noqa: E402
+from skvae._loss import VAELoss, kl_divergence, reconstruction_error  # noqa: E402
 from skvae._module import VAEModule  # noqa: E402
 from skvae.datasets import make_anomaly_data  # noqa: E402
 
@@ -58,7 +58,8 @@ def reference_detector(**overrides) -> VAEOutlierDetector:
         max_epochs=EPOCHS,
         lr=LR,
         output_activation="sigmoid",
-        # The floor trains on every row at a fixed KL weight with a fixed lr.
+        # The floor trains on every row, untrimmed, at a fixed KL weight and lr.
+        trim_fraction=0.0,
         early_stopping=False,
         kl_warmup_epochs=0,
         reduce_lr_on_plateau=False,
@@ -92,15 +93,17 @@ def floor_fit(X: torch.Tensor, epochs: int = EPOCHS, batch: int = BATCH):
 
 
 def floor_score(module: VAEModule, X: torch.Tensor, batch: int = 8192) -> torch.Tensor:
-    """The floor's batched forward pass: per-sample error, written in place."""
+    """The floor's batched forward pass: the per-sample negative ELBO (the default
+    score), written in place."""
     out = torch.empty(len(X), dtype=X.dtype)
     module.eval()
     with torch.inference_mode():
         for start in range(0, len(X), batch):
             xb = X[start : start + batch]
+            mean, log_var = module.encode(xb)
             out[start : start + len(xb)] = reconstruction_error(
-                module.decode(module.encode(xb)[0]), xb
-            )
+                module.decode(mean), xb
+            ) + kl_divergence(mean, log_var)
     return out
 
 

@@ -5,8 +5,8 @@ Explaining anomalies with per-feature reconstruction errors
 
 A :class:`~skvae.VAEOutlierDetector` flags a sample when the model reconstructs it
 badly. The reconstruction error is a sum over features, so it can be split:
-``score_samples_per_feature`` returns the squared error of every feature of every
-sample, and the features with the largest errors are the ones the model found
+``reconstruction_error(X, per_feature=True)`` returns the squared error of every
+feature of every sample, and the features with the largest errors are the ones the model found
 inconsistent with the rest of the row.
 
 Here twenty sensors are monitored. Besides the anomalies of the data set, which
@@ -81,12 +81,12 @@ print(
 # %%
 # Per-feature errors
 # ------------------
-# ``score_samples_per_feature`` takes data scaled like the detector's training
+# ``reconstruction_error`` takes data scaled like the detector's training
 # data, so the pipeline's scaler is applied first. Each row sums to that reading's
 # reconstruction error.
 scaler, vae = detector[0], detector[-1]
 errors = pd.DataFrame(
-    vae.score_samples_per_feature(scaler.transform(readings)),
+    vae.reconstruction_error(scaler.transform(readings), per_feature=True),
     index=readings.index,
     columns=sensors,
 )

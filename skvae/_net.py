@@ -264,6 +264,24 @@ class VAENet(NeuralNet):
         self._needs_closure_ = listens or not isinstance(
             self.optimizer_, _CLOSURE_FREE_OPTIMIZERS
         )
+        # Most callbacks ignore batches; calling their no-op hooks twice per step
+        # is measurable on small networks, so batch events go to listeners only.
+        self._batch_listeners_ = {
+            event: [
+                cb
+                for _, cb in self.callbacks_
+                if getattr(type(cb), event) is not getattr(Callback, event)
+            ]
+            for event in ("on_batch_begin", "on_batch_end")
+        }
+
+    def notify(self, method_name, **cb_kwargs):
+        listeners = getattr(self, "_batch_listeners_", {}).get(method_name)
+        if listeners is None:
+            return super().notify(method_name, **cb_kwargs)
+        getattr(self, method_name)(self, **cb_kwargs)
+        for callback in listeners:
+            getattr(callback, method_name)(self, **cb_kwargs)
 
     def on_batch_begin(self, net, batch=None, training=False, **kwargs):
         # Per-batch history rows cost time on every step and are never read.

@@ -100,3 +100,21 @@ def test_defaults_can_be_switched_off(blobs):
     names = set(dict(vae.net_.callbacks_))
     assert not names & {"kl_annealing", "early_stopping", "lr_scheduler"}
     assert np.all(np.isfinite(vae.history_[:, "train_loss"]))
+
+
+class CountBatches(Callback):
+    def initialize(self):
+        self.train_batches_ = 0
+        return self
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        self.train_batches_ += int(training)
+
+
+def test_batch_events_reach_callbacks_that_listen(blobs):
+    vae = VAETransformer(
+        max_epochs=3, batch_size=50, random_state=0, callbacks=[CountBatches()]
+    ).fit(blobs)
+    counter = dict(vae.net_.callbacks_)["CountBatches"]
+    # 200 rows, 20 held out for validation: 180 training rows in 4 batches a pass.
+    assert counter.train_batches_ == 3 * 4

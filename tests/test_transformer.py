@@ -195,3 +195,8 @@ def test_grid_search_with_labels_through_a_classifier():
     ).fit(X, y)
     assert grid.best_score_ > 0.8
     assert grid.best_params_["vaetransformer__n_components"] in (2, 4)
+
+
+def test_html_repr_shows_the_changed_parameters():
+    html = VAETransformer(n_components=3, beta=0.5)._repr_html_()
+    assert "VAETransformer" in html and "n_components" in html and "0.5" in html
