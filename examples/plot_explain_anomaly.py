@@ -6,8 +6,8 @@ Explaining anomalies with per-feature reconstruction errors
 A :class:`~skvae.VAEOutlierDetector` flags a sample when the model reconstructs it
 badly. The reconstruction error is a sum over features, so it can be split:
 ``reconstruction_error(X, per_feature=True)`` returns the squared error of every
-feature of every sample, and the features with the largest errors are the ones the model found
-inconsistent with the rest of the row.
+feature of every sample, and the features with the largest errors are the ones the
+model found inconsistent with the rest of the row.
 
 Here twenty sensors are monitored. Besides the anomalies of the data set, which
 are off in every sensor, a few normal readings get a fault in a single sensor,

@@ -132,9 +132,10 @@ def main() -> None:
         )
         streamed_rss = peak_rss_mib()
         print(
-            f"streamed: {PASSES} pass(es) over {CHUNK:,}-row chunks, {detector.n_iter_} "
-            f"epochs, {streamed_seconds:.0f} s; test ROC AUC {streamed[0]:.3f}, "
-            f"AP {streamed[1]:.3f}; peak RSS so far {streamed_rss:.0f} MiB"
+            f"streamed: {PASSES} pass(es) over {CHUNK:,}-row chunks, "
+            f"{detector.n_iter_} epochs, {streamed_seconds:.0f} s; "
+            f"test ROC AUC {streamed[0]:.3f}, AP {streamed[1]:.3f}; "
+            f"peak RSS so far {streamed_rss:.0f} MiB"
         )
 
         start = time.perf_counter()
