@@ -22,7 +22,7 @@ from skorch.callbacks import EarlyStopping, LRScheduler
 from ._checks import narrowing_overflow_error, validate_numeric_data
 from ._loss import kl_divergence, reconstruction_error
 from ._module import ACTIVATIONS, VAEModule
-from ._net import VAENet, ValidationSplit
+from ._net import TrainingDivergedError, VAENet, ValidationSplit
 from ._warm_start import continue_training, reusable_module
 from .callbacks import KLAnnealing
 
@@ -267,7 +267,12 @@ class BaseVAE(BaseEstimator):
         net = self.net_
         # The shuffling and noise generators carry on from the last call, so a
         # stream is reproducible for the same sequence of chunks.
-        net.partial_fit(self._as_module_tensor(X).to(net.device), epochs=epochs)
+        try:
+            net.partial_fit(self._as_module_tensor(X).to(net.device), epochs=epochs)
+        except TrainingDivergedError:
+            # The weights are NaN now: keep no model rather than a broken one.
+            del self.net_
+            raise
         self.n_iter_ = len(net.history)
         return X
 

@@ -99,3 +99,16 @@ def test_streaming_chunks_from_a_memmap_matches_a_full_fit(tmp_path):
     auc_full = roc_auc_score(y_test, -full.score_samples(X_test))
     assert auc_streamed > 0.95
     assert auc_streamed >= auc_full - 0.02
+
+
+def test_a_diverging_chunk_leaves_no_model_behind():
+    from sklearn.exceptions import NotFittedError
+
+    from skvae import TrainingDivergedError
+
+    X = np.random.RandomState(0).normal(size=(100, 3))
+    vae = VAETransformer(random_state=0).partial_fit(X)
+    with pytest.raises(TrainingDivergedError, match="Scale the input"):
+        vae.partial_fit(np.full((100, 3), 1e200))
+    with pytest.raises(NotFittedError):
+        vae.transform(X)
