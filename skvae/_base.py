@@ -427,7 +427,11 @@ class BaseVAE(BaseEstimator):
         >>> int(detector.reconstruction_error(odd, per_feature=True).argmax())
         2
         """
-        X_tensor, out_dtype = self._inference_input(X)
+        return self._reconstruction(*self._inference_input(X), per_feature)
+
+    def _reconstruction(
+        self, X_tensor, out_dtype, per_feature: bool = False
+    ) -> np.ndarray:
         return self._map(
             X_tensor,
             lambda m, x: reconstruction_error(

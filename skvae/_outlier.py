@@ -11,7 +11,6 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseVAE, common_parameters_doc
 from ._checks import narrowing_overflow_error
-from ._loss import reconstruction_error
 
 SCORE_METHODS = ("reconstruction", "elbo", "reconstruction_probability")
 
@@ -299,12 +298,7 @@ default="elbo"
             return -self._negative_elbo(X_tensor, out_dtype)
         if self.score_method == "reconstruction_probability":
             return -self._reconstruction_nll(X_tensor, out_dtype, self.n_draws)
-        return -self._map(
-            X_tensor,
-            lambda m, x: reconstruction_error(m.decode(m.encode(x)[0]), x),
-            None,
-            out_dtype,
-        )
+        return -self._reconstruction(X_tensor, out_dtype)
 
     def decision_function(self, X):
         """``score_samples(X) - offset_``: negative for predicted outliers.
