@@ -20,8 +20,12 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import EarlyStopping, LRScheduler
 
 from ._checks import narrowing_overflow_error, validate_numeric_data
-from ._loss import kl_divergence, reconstruction_error
-from ._module import ACTIVATIONS, VAEModule
+from ._loss import (
+    negative_elbo,
+    negative_log_reconstruction_probability,
+    reconstruction_nll,
+)
+from ._module import ACTIVATIONS, NOISE_MODELS, VAEModule
 from ._net import TrainingDivergedError, VAENet, ValidationSplit
 from ._warm_start import continue_training, reusable_module
 from .callbacks import KLAnnealing
@@ -38,6 +42,7 @@ BASE_PARAMETER_CONSTRAINTS: dict = {
     "batch_norm": ["boolean"],
     "dropout": [Interval(Real, 0.0, 1.0, closed="left")],
     "output_activation": [StrOptions({"auto", "identity", "sigmoid"})],
+    "noise_model": [StrOptions(set(NOISE_MODELS))],
     "beta": [Interval(Real, 0.0, None, closed="left")],
     "trim_fraction": [Interval(Real, 0.0, 1.0, closed="left")],
     "kl_warmup_epochs": [
@@ -324,6 +329,7 @@ class BaseVAE(BaseEstimator):
             batch_norm=self.batch_norm,
             dropout=self.dropout,
             output_activation=output_activation,
+            noise_model=self.noise_model,
         )
         dtype = _TORCH_DTYPES[X.dtype]
         module = (
@@ -336,6 +342,8 @@ class BaseVAE(BaseEstimator):
             module = VAEModule.seeded(init_generator, **module_params).to(
                 device=device, dtype=dtype
             )
+            with np.errstate(over="ignore"):  # huge inputs: diverge clearly later
+                module.set_feature_variance(torch.from_numpy(np.var(X, axis=0)))
         module.set_generator(noise_generator)
         net = VAENet(
             module,
@@ -400,11 +408,18 @@ class BaseVAE(BaseEstimator):
         return result
 
     def reconstruction_error(self, X, per_feature: bool = False) -> np.ndarray:
-        """Squared error of the posterior-mean reconstruction of each sample.
+        """How badly each sample is reconstructed, in nats of the model's likelihood.
 
-        The decoding of the mean of q(z|x) is deterministic, so repeated calls agree.
-        With ``per_feature=True`` the error is split by feature (the row sums give
-        the per-sample error), which shows which features a sample is anomalous in.
+        The Gaussian negative log-likelihood of ``X`` under the decoded posterior
+        mean, above its minimum: ``(x_j - mu_j)^2 / (2 sigma_j^2)`` for feature
+        ``j``, with ``sigma_j^2`` the decoder's learned noise variance. It is the
+        squared error weighted by how precisely the model predicts each feature,
+        and the part of the anomaly score that comes from reconstruction (the
+        negative ELBO is its row sum plus the KL term plus a constant). With
+        ``noise_model="fixed"`` it is the squared error. The decoding of the mean
+        of q(z|x) is deterministic, so repeated calls agree. With
+        ``per_feature=True`` it is split by feature (the row sums give the
+        per-sample value), which shows which features make a sample anomalous.
 
         Parameters
         ----------
@@ -434,31 +449,21 @@ class BaseVAE(BaseEstimator):
     ) -> np.ndarray:
         return self._map(
             X_tensor,
-            lambda m, x: reconstruction_error(
-                m.decode(m.encode(x)[0]), x, per_feature=per_feature
-            ),
+            lambda m, x: reconstruction_nll(m, x, per_feature=per_feature),
             self.n_features_in_ if per_feature else None,
             out_dtype,
         )
 
     def _negative_elbo(self, X_tensor, out_dtype) -> np.ndarray:
-        def per_sample(module, x):
-            mean, log_var = module.encode(x)
-            return reconstruction_error(module.decode(mean), x) + kl_divergence(
-                mean, log_var
-            )
-
-        return self._map(X_tensor, per_sample, None, out_dtype)
+        return self._map(X_tensor, negative_elbo, None, out_dtype)
 
     def _reconstruction_nll(self, X_tensor, out_dtype, n_draws: int) -> np.ndarray:
         """Monte-Carlo negative log reconstruction probability (An & Cho, 2015).
 
-        ``-log((1 / L) * sum_l p(x | z_l))`` with ``z_l ~ q(z|x)`` and the decoder's
-        likelihood implied by the training loss (a Gaussian whose negative log
-        density is the squared error, up to a constant). The ``L = n_draws`` noise
-        vectors come from a generator seeded with ``seed_`` and are the same for
-        every row, so a sample's score does not depend on the batch it is scored
-        in, and repeated calls agree without touching the caller's random state.
+        The ``n_draws`` noise vectors come from a generator seeded with ``seed_``
+        and are the same for every row, so a sample's score does not depend on the
+        batch it is scored in, and repeated calls agree without touching the
+        caller's random state. Memory does not grow with ``n_draws``.
         """
         module_dtype = next(self.net_.module_.parameters()).dtype
         generator = torch.Generator().manual_seed(self.seed_)
@@ -467,25 +472,18 @@ class BaseVAE(BaseEstimator):
         )
 
         def per_sample(module, x):
-            mean, log_var = module.encode(x)
-            std = torch.exp(0.5 * log_var)
-            # One draw at a time keeps memory at one batch of reconstructions.
-            log_p = torch.stack(
-                [
-                    -reconstruction_error(module.decode(mean + std * e), x)
-                    for e in eps.to(x.device)
-                ]
-            )
-            return math.log(n_draws) - torch.logsumexp(log_p, dim=0)
+            return negative_log_reconstruction_probability(module, x, eps.to(x.device))
 
         return self._map(X_tensor, per_sample, None, out_dtype)
 
     def score(self, X, y=None) -> float:
         """Mean evidence lower bound of ``X`` (higher is better).
 
-        The per-sample value is ``-(reconstruction error + KL divergence)``, the VAE
-        loss at ``beta=1``, so models with different ``beta`` or ``n_components`` are
-        compared on one scale; ``GridSearchCV`` can tune with it without labels.
+        The per-sample value is the evidence lower bound, ``log p(x|z)`` at the
+        posterior mean minus the KL divergence of q(z|x) from the prior (the VAE
+        loss at ``beta=1``), a lower bound on ``log p(x)``. Models with different
+        ``beta``, ``n_components`` or ``noise_model`` are compared on one scale, so
+        ``GridSearchCV`` can tune with it without labels.
 
         Parameters
         ----------
@@ -504,7 +502,7 @@ class BaseVAE(BaseEstimator):
         >>> from skvae import VAETransformer
         >>> X = np.random.RandomState(0).normal(size=(100, 4))
         >>> vae = VAETransformer(max_epochs=5, random_state=0).fit(X)
-        >>> bool(vae.score(X) < 0)  # minus a squared error and a KL divergence
+        >>> bool(vae.score(X) < -4 * 0.5 * np.log(2 * np.pi))  # N(0, I): about -5.7
         True
         """
         X_tensor, _ = self._inference_input(X)
@@ -559,6 +557,16 @@ default="relu"
     output_activation : {{"auto", "identity", "sigmoid"}}, default="auto"
         Decoder output: "identity" suits standardized data, "sigmoid" data in
         [0, 1]; "auto" picks sigmoid when the training data lie in [0, 1].
+    noise_model : {{"feature", "shared", "fixed"}}, default="{noise_model}"
+        The decoder's likelihood p(x|z), a Gaussian around the decoded point:
+        "feature" learns one noise variance per feature (a linear decoder then
+        gives factor analysis), "shared" one variance for all features
+        (probabilistic PCA in the linear case), "fixed" uses variance 1/2 for every
+        feature, so the loss is the plain squared error (skvae 0.1). Learned
+        variances keep latent dimensions in use that a too-large fixed noise
+        would switch off, and weigh each feature by how well it can be predicted.
+        They are bounded below by 1% of each feature's training variance, because
+        a Gaussian likelihood whose variance may reach 0 has no maximum.
     beta : float >= 0, default={beta}
         Weight of the KL divergence between the posterior q(z|x) and the N(0, I)
         prior in the loss ``reconstruction + beta * KL``. Larger values give a

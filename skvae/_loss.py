@@ -1,14 +1,23 @@
-"""The VAE loss: reconstruction error plus ``beta`` times the KL divergence."""
+"""The VAE's likelihood: the training loss and the per-sample scores built on it.
+
+The decoder defines a Gaussian p(x|z) = N(decoder(z), diag(sigma^2)) whose variances
+are learned (see :class:`~skvae._module.VAEModule`'s ``noise_model``), the encoder a
+diagonal Gaussian q(z|x), and the prior is N(0, I). Every quantity here is in nats
+per sample: the loss and all the anomaly scores are terms of one likelihood.
+"""
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
 from torch import nn
 
+_LOG_2PI = math.log(2.0 * math.pi)
 
-def reconstruction_error(
+
+def squared_error(
     reconstruction: torch.Tensor, x: torch.Tensor, per_feature: bool = False
 ) -> torch.Tensor:
     """Squared error of each sample, summed over features unless ``per_feature``."""
@@ -16,9 +25,113 @@ def reconstruction_error(
     return squared if per_feature else squared.sum(dim=1)
 
 
+def excess_nll(
+    reconstruction: torch.Tensor,
+    x: torch.Tensor,
+    noise_log_var: torch.Tensor,
+    per_feature: bool = False,
+) -> torch.Tensor:
+    """Gaussian negative log-likelihood above its minimum, ``(x - mu)^2 / (2 sigma^2)``.
+
+    The part of ``-log N(x; mu, sigma^2)`` that depends on ``x``: zero for a perfect
+    reconstruction, and each feature's squared error in units of its noise variance
+    (the Mahalanobis distance of the residual). With the fixed variance 1/2 it is
+    the squared error.
+
+    Examples
+    --------
+    >>> import math, torch
+    >>> from skvae._loss import excess_nll
+    >>> x, mu = torch.tensor([[3.0, 1.0]]), torch.zeros(1, 2)
+    >>> excess_nll(mu, x, torch.tensor([math.log(9.0), 0.0]), per_feature=True)
+    tensor([[0.5000, 0.5000]])
+    """
+    nll = 0.5 * (reconstruction - x).square() * torch.exp(-noise_log_var)
+    return nll if per_feature else nll.sum(dim=1)
+
+
+def gaussian_nll(
+    reconstruction: torch.Tensor, x: torch.Tensor, noise_log_var: torch.Tensor
+) -> torch.Tensor:
+    """``-log N(x; reconstruction, diag(exp(noise_log_var)))`` of each sample.
+
+    Examples
+    --------
+    >>> import math, torch
+    >>> from skvae._loss import gaussian_nll
+    >>> value = gaussian_nll(torch.zeros(1, 1), torch.zeros(1, 1), torch.zeros(1))
+    >>> math.isclose(value.item(), 0.5 * math.log(2 * math.pi), rel_tol=1e-6)
+    True
+    """
+    return excess_nll(reconstruction, x, noise_log_var) + nll_offset(
+        noise_log_var, x.shape[1]
+    )
+
+
+def nll_offset(noise_log_var: torch.Tensor, n_features: int) -> torch.Tensor:
+    """The minimum of the Gaussian negative log-likelihood, ``sum_j log(2 pi sigma_j^2) / 2``.
+
+    The same for every sample; ``noise_log_var`` may hold one value for all features.
+    """
+    return 0.5 * (noise_log_var + _LOG_2PI).expand(n_features).sum()
+
+
 def kl_divergence(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
     """KL(N(mean, exp(log_var)) || N(0, I)) of each sample, in nats."""
     return 0.5 * (mean.square() + log_var.exp() - 1.0 - log_var).sum(dim=1)
+
+
+# -- per-sample scores of a fitted module (module in evaluation mode) -----------------
+
+
+def negative_elbo(module, x: torch.Tensor) -> torch.Tensor:
+    """The negative evidence lower bound of each sample, a bound on ``-log p(x)``.
+
+    Gaussian negative log-likelihood of ``x`` under the decoded posterior mean plus
+    KL(q(z|x) || p(z)). Using the posterior mean rather than samples makes it
+    deterministic (a one-point estimate of the expected log-likelihood).
+    """
+    mean, log_var = module.encode(x)
+    return gaussian_nll(
+        module.decode(mean), x, module.noise_log_variance()
+    ) + kl_divergence(mean, log_var)
+
+
+def reconstruction_nll(module, x: torch.Tensor, per_feature: bool = False):
+    """Excess negative log-likelihood of the decoded posterior mean (see
+    :func:`excess_nll`): per feature, or summed per sample."""
+    return excess_nll(
+        module.decode(module.encode(x)[0]),
+        x,
+        module.noise_log_variance(),
+        per_feature=per_feature,
+    )
+
+
+def negative_log_reconstruction_probability(
+    module, x: torch.Tensor, eps: torch.Tensor
+) -> torch.Tensor:
+    """``-log((1 / L) sum_l p(x | z_l))``, ``z_l = mean + std * eps_l`` (An & Cho, 2015).
+
+    ``eps`` holds the ``L`` standard-normal draws, one row each, shared by every
+    sample. The log-sum-exp is accumulated draw by draw (a running maximum and a
+    rescaled sum), so memory is one batch of reconstructions whatever ``L``.
+    """
+    mean, log_var = module.encode(x)
+    std = torch.exp(0.5 * log_var)
+    noise_log_var = module.noise_log_variance()
+    running_max = running_sum = None
+    for e in eps:
+        log_p = -gaussian_nll(module.decode(mean + std * e), x, noise_log_var)
+        if running_max is None:
+            running_max, running_sum = log_p, torch.ones_like(log_p)
+            continue
+        new_max = torch.maximum(running_max, log_p)
+        running_sum = running_sum * torch.exp(running_max - new_max) + torch.exp(
+            log_p - new_max
+        )
+        running_max = new_max
+    return math.log(len(eps)) - (running_max + running_sum.log())
 
 
 class LossTerms(NamedTuple):
@@ -32,10 +145,12 @@ class LossTerms(NamedTuple):
 
 
 class VAELoss(nn.Module):
-    """Criterion returning the reconstruction error and KL divergence terms.
+    """Criterion returning the reconstruction and KL terms of the negative ELBO.
 
-    The weighting by ``beta`` is left to the caller (the net), because KL annealing
-    changes it from epoch to epoch.
+    The reconstruction term is the Gaussian negative log-likelihood of the input
+    under the decoder's output and noise variances. The weighting by ``beta`` is
+    left to the caller (the net), because KL annealing changes it from epoch to
+    epoch.
 
     Parameters
     ----------
@@ -45,14 +160,17 @@ class VAELoss(nn.Module):
 
     Examples
     --------
-    >>> import torch
+    >>> import math, torch
     >>> from skvae._loss import VAELoss
     >>> from skvae._module import VAEOutput
     >>> x = torch.ones(2, 3)
-    >>> out = VAEOutput(torch.zeros(2, 3), torch.zeros(2, 1), torch.zeros(2, 1))
+    >>> out = VAEOutput(torch.zeros(2, 3), torch.zeros(2, 1), torch.zeros(2, 1),
+    ...                 torch.zeros(3))  # unit noise variance
     >>> terms = VAELoss()(out, x)
-    >>> float(terms.reconstruction), float(terms.kl)
-    (3.0, 0.0)
+    >>> round(float(terms.reconstruction) - 1.5 * math.log(2 * math.pi), 4)
+    1.5
+    >>> float(terms.kl)
+    0.0
     """
 
     def __init__(self, reduction: str = "mean"):
@@ -61,7 +179,7 @@ class VAELoss(nn.Module):
 
     def forward(self, output, x: torch.Tensor) -> LossTerms:
         terms = LossTerms(
-            reconstruction_error(output.reconstruction, x),
+            gaussian_nll(output.reconstruction, x, output.noise_log_var),
             kl_divergence(output.mean, output.log_var),
         )
         if self.reduction == "none":

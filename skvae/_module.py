@@ -25,12 +25,32 @@ OUTPUT_ACTIVATIONS = {"identity": nn.Identity, "sigmoid": nn.Sigmoid}
 _LOG_VAR_MIN, _LOG_VAR_MAX = -30.0, 30.0
 
 
+# The decoder's observation noise p(x|z) = N(decoder(z), diag(sigma^2)):
+# - "feature": one learned variance per feature (factor analysis in the linear case),
+# - "shared": one learned variance for all features (probabilistic PCA),
+# - "fixed": sigma^2 = 1/2 for every feature, so the negative log-likelihood is the
+#   squared error plus a constant (the loss of skvae 0.1).
+NOISE_MODELS = ("feature", "shared", "fixed")
+_FIXED_NOISE_LOG_VAR = math.log(0.5)
+# A Gaussian likelihood whose variance may shrink to 0 is unbounded, so maximum
+# likelihood is ill-posed (Mattei & Frellsen, NeurIPS 2018); they bound the variance
+# from below. Here the bound is relative to each feature's training variance, so it
+# does not depend on the scale of the data: the noise standard deviation stays at
+# least a tenth of the feature's standard deviation (at most 99% of a feature's
+# variance is explained), which also caps any one feature's weight in the score.
+MIN_NOISE_VARIANCE_RATIO = 1e-2
+# Weight of each training batch in the running noise variance (BatchNorm's default).
+NOISE_VARIANCE_MOMENTUM = 0.1
+
+
 class VAEOutput(NamedTuple):
-    """What :class:`VAEModule` returns: the decoded input and the posterior."""
+    """What :class:`VAEModule` returns: the decoded input, the posterior and the
+    decoder's log noise variance per feature."""
 
     reconstruction: torch.Tensor
     mean: torch.Tensor
     log_var: torch.Tensor
+    noise_log_var: torch.Tensor
 
 
 class SeededDropout(nn.Dropout):
@@ -91,6 +111,12 @@ class VAEModule(nn.Module):
     output_activation : {"identity", "sigmoid"}, default="identity"
         Applied to the decoder output: identity for standardized data, sigmoid for
         data scaled to [0, 1].
+    noise_model : {"feature", "shared", "fixed"}, default="feature"
+        The decoder's Gaussian noise: a learned variance per feature, one learned
+        variance for all, or a fixed variance of 1/2. Learned variances are the
+        maximum-likelihood value of each training batch (see
+        :meth:`noise_log_variance`), bounded below by ``MIN_NOISE_VARIANCE_RATIO``
+        times the feature's training variance (:meth:`set_feature_variance`).
 
     Examples
     --------
@@ -100,6 +126,8 @@ class VAEModule(nn.Module):
     >>> out = module(torch.zeros(3, 4))
     >>> tuple(out.reconstruction.shape), tuple(out.mean.shape)
     ((3, 4), (3, 2))
+    >>> tuple(module.noise_log_variance().shape)
+    (4,)
     """
 
     def __init__(
@@ -111,8 +139,14 @@ class VAEModule(nn.Module):
         batch_norm: bool = False,
         dropout: float = 0.0,
         output_activation: str = "identity",
+        noise_model: str = "feature",
     ):
         super().__init__()
+        if noise_model not in NOISE_MODELS:
+            raise ValueError(
+                f"noise_model must be one of {NOISE_MODELS}, got {noise_model!r}."
+            )
+        self.noise_model = noise_model
         widths = [n_features, *hidden_layer_sizes]
         self.encoder = _mlp(widths, activation, batch_norm, dropout)
         self.mean = nn.Linear(widths[-1], n_components)
@@ -122,6 +156,53 @@ class VAEModule(nn.Module):
             nn.Linear(widths[1], n_features),
             OUTPUT_ACTIVATIONS[output_activation](),
         )
+        # Variance of each feature in the training data: the scale of the noise
+        # bound (set by the estimators before training).
+        self.register_buffer("feature_var", torch.ones(n_features))
+        # Running estimate of the noise variance, used in evaluation mode, as
+        # BatchNorm keeps running statistics; it starts at the feature variance (a
+        # decoder that explains nothing).
+        self.register_buffer("running_noise_var", torch.ones(n_features))
+
+    def noise_log_variance(self, residual: torch.Tensor | None = None) -> torch.Tensor:
+        """Log variance of the decoder's Gaussian noise, one value per feature.
+
+        With ``residual`` (``x - reconstruction`` of a training batch) the variance
+        is its maximum-likelihood value for that batch, the mean squared residual
+        (per feature, or over all features with ``noise_model="shared"``): the
+        calibrated decoder of Rybkin et al. (ICML 2021, "sigma-VAE"), which needs no
+        gradient steps to find the noise level and so is right from the first
+        epoch. The estimate also updates the running value that evaluation uses.
+        """
+        if self.noise_model == "fixed":
+            return torch.full_like(self.feature_var, _FIXED_NOISE_LOG_VAR)
+        if residual is not None:
+            squared = residual.detach().square()
+            batch_var = (
+                squared.mean(dim=0)
+                if self.noise_model == "feature"
+                else squared.mean().expand_as(self.feature_var)
+            )
+            with torch.no_grad():
+                self.running_noise_var.lerp_(batch_var, NOISE_VARIANCE_MOMENTUM)
+            variance = batch_var
+        else:
+            variance = self.running_noise_var
+        return variance.clamp_min(MIN_NOISE_VARIANCE_RATIO * self.feature_var).log()
+
+    def set_feature_variance(self, variance: torch.Tensor) -> VAEModule:
+        """Store the training data's per-feature variance, the scale of the noise
+        bound, and start the running noise variance there.
+
+        Constant features get a tiny positive variance, so the logarithm stays
+        finite (any later deviation in them is then very unlikely, as it should be).
+        """
+        tiny = torch.finfo(self.feature_var.dtype).tiny ** 0.25
+        variance = torch.as_tensor(variance).to(self.feature_var).clamp_min(tiny)
+        with torch.no_grad():
+            self.feature_var.copy_(variance)
+            self.running_noise_var.copy_(variance)
+        return self
 
     generator: torch.Generator | None = None
 
@@ -143,6 +224,8 @@ class VAEModule(nn.Module):
         for module in self.modules():
             if isinstance(module, nn.BatchNorm1d):
                 module.reset_parameters()
+            elif isinstance(module, VAEModule):
+                module.set_feature_variance(torch.ones_like(module.feature_var))
             elif isinstance(module, nn.Linear):
                 nn.init.kaiming_uniform_(
                     module.weight, a=math.sqrt(5), generator=generator
@@ -201,4 +284,8 @@ class VAEModule(nn.Module):
             if self.training
             else mean
         )
-        return VAEOutput(self.decode(z), mean, log_var)
+        reconstruction = self.decode(z)
+        residual = x - reconstruction if self.training else None
+        return VAEOutput(
+            reconstruction, mean, log_var, self.noise_log_variance(residual)
+        )

@@ -234,6 +234,7 @@ def _module_params(estimator) -> dict:
         batch_norm=estimator.batch_norm,
         dropout=estimator.dropout,
         output_activation=estimator.output_activation_,
+        noise_model=estimator.noise_model,
     )
 
 
@@ -501,6 +502,7 @@ def _module_params_from(header: dict, estimator) -> tuple[dict, torch.dtype]:
         "batch_norm",
         "dropout",
         "output_activation",
+        "noise_model",
         "dtype",
     }
     _expect_keys(section, keys, "module")

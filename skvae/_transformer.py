@@ -91,6 +91,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         batch_norm: bool = False,
         dropout: float = 0.0,
         output_activation: str = "auto",
+        noise_model: str = "feature",
         beta: float = 1.0,
         trim_fraction: float = 0.0,
         kl_warmup_epochs: int = 10,
@@ -114,6 +115,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         self.batch_norm = batch_norm
         self.dropout = dropout
         self.output_activation = output_activation
+        self.noise_model = noise_model
         self.beta = beta
         self.trim_fraction = trim_fraction
         self.kl_warmup_epochs = kl_warmup_epochs

@@ -2,8 +2,16 @@ import math
 
 import torch
 
-from skvae._loss import LossTerms, VAELoss, kl_divergence, reconstruction_error
-from skvae._module import VAEOutput
+from skvae._loss import (
+    LossTerms,
+    VAELoss,
+    excess_nll,
+    gaussian_nll,
+    kl_divergence,
+    negative_log_reconstruction_probability,
+    squared_error,
+)
+from skvae._module import VAEModule, VAEOutput
 
 
 def test_kl_is_zero_at_the_prior():
@@ -20,21 +28,69 @@ def test_kl_matches_the_closed_form():
     assert math.isclose(kl_divergence(mean, log_var).item(), expected, rel_tol=1e-6)
 
 
-def test_reconstruction_error_sums_squares_over_features():
+def test_squared_error_sums_squares_over_features():
     x = torch.tensor([[1.0, 2.0], [0.0, 0.0]])
     recon = torch.tensor([[0.0, 0.0], [0.0, 3.0]])
-    assert reconstruction_error(recon, x).tolist() == [5.0, 9.0]
-    assert reconstruction_error(recon, x, per_feature=True).tolist() == [
+    assert squared_error(recon, x).tolist() == [5.0, 9.0]
+    assert squared_error(recon, x, per_feature=True).tolist() == [
         [1.0, 4.0],
         [0.0, 9.0],
     ]
 
 
-def test_loss_is_batch_mean_reconstruction_plus_beta_kl():
+def test_gaussian_nll_matches_torch_distributions():
+    torch.manual_seed(0)
+    x, recon = torch.randn(5, 3, dtype=torch.float64), torch.randn(5, 3).double()
+    noise_log_var = torch.tensor([-1.0, 0.0, 2.0], dtype=torch.float64)
+    expected = -(
+        torch.distributions.Normal(recon, torch.exp(0.5 * noise_log_var))
+        .log_prob(x)
+        .sum(dim=1)
+    )
+    torch.testing.assert_close(gaussian_nll(recon, x, noise_log_var), expected)
+
+
+def test_excess_nll_is_the_squared_error_at_the_fixed_variance_one_half():
+    x, recon = torch.randn(4, 3), torch.randn(4, 3)
+    torch.testing.assert_close(
+        excess_nll(recon, x, torch.full((3,), math.log(0.5))),
+        squared_error(recon, x),
+    )
+
+
+def test_loss_is_batch_mean_nll_and_kl():
     x = torch.tensor([[1.0, 2.0], [0.0, 0.0]])
-    out = VAEOutput(torch.zeros(2, 2), torch.ones(2, 1), torch.zeros(2, 1))
+    out = VAEOutput(
+        torch.zeros(2, 2), torch.ones(2, 1), torch.zeros(2, 1), torch.zeros(2)
+    )
     terms = VAELoss()(out, x)
     assert isinstance(terms, LossTerms)
-    assert terms.reconstruction.item() == 2.5  # (5 + 0) / 2
+    # unit variance: 0.5 * squared error + log(2 pi) per sample (two features)
+    expected = 0.5 * (5 + 0) / 2 + math.log(2 * math.pi)
+    assert math.isclose(terms.reconstruction.item(), expected, rel_tol=1e-6)
     assert terms.kl.item() == 0.5  # 0.5 * mu^2 per sample
-    assert terms.total(beta=2.0).item() == 3.5
+    assert math.isclose(
+        terms.total(beta=2.0).item(), expected + 1.0, rel_tol=1e-6
+    )
+
+
+def test_reconstruction_probability_streams_the_log_sum_exp_exactly():
+    module = VAEModule(n_features=4, n_components=2, hidden_layer_sizes=(8,)).eval()
+    module.set_feature_variance(torch.full((4,), 2.0))
+    x, eps = torch.randn(6, 4), torch.randn(7, 2)
+    with torch.no_grad():
+        streamed = negative_log_reconstruction_probability(module, x, eps)
+        mean, log_var = module.encode(x)
+        log_p = torch.stack(
+            [
+                -gaussian_nll(
+                    module.decode(mean + torch.exp(0.5 * log_var) * e),
+                    x,
+                    module.noise_log_variance(),
+                )
+                for e in eps
+            ]
+        )
+    torch.testing.assert_close(
+        streamed, math.log(len(eps)) - torch.logsumexp(log_p, dim=0)
+    )

@@ -1,3 +1,4 @@
+import math
 import numpy as np
 import pytest
 import torch
@@ -111,9 +112,13 @@ def test_trimmed_loss_averages_the_best_fitted_rows_only():
     X = torch.zeros(4, 3)
     reconstruction = torch.tensor([[1.0, 0, 0], [2.0, 0, 0], [3.0, 0, 0], [9.0, 0, 0]])
     zeros = torch.zeros(4, 1)
-    terms = net.get_loss_terms(VAEOutput(reconstruction, zeros, zeros), X)
+    # Noise variance 1/2: the negative log-likelihood is the squared error plus
+    # the constant 3 * 0.5 * log(pi).
+    output = VAEOutput(reconstruction, zeros, zeros, torch.full((3,), math.log(0.5)))
+    offset = 1.5 * math.log(math.pi)
+    terms = net.get_loss_terms(output, X)
     # Squared errors 1, 4, 9, 81: the worst quarter (81) is left out.
-    assert terms.reconstruction.item() == pytest.approx((1 + 4 + 9) / 3)
+    assert terms.reconstruction.item() == pytest.approx((1 + 4 + 9) / 3 + offset)
     untrimmed = _net().initialize()
-    terms = untrimmed.get_loss_terms(VAEOutput(reconstruction, zeros, zeros), X)
-    assert terms.reconstruction.item() == pytest.approx((1 + 4 + 9 + 81) / 4)
+    terms = untrimmed.get_loss_terms(output, X)
+    assert terms.reconstruction.item() == pytest.approx((1 + 4 + 9 + 81) / 4 + offset)

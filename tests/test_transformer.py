@@ -171,11 +171,11 @@ def test_score_prefers_a_trained_model(blobs):
 
 def test_grid_search_without_labels_uses_score(blobs):
     grid = GridSearchCV(
-        VAETransformer(max_epochs=15, random_state=0),
-        {"beta": [0.5, 1.0], "n_components": [1, 2]},
+        VAETransformer(max_epochs=200, random_state=0),
+        {"n_components": [1, 2]},
         cv=2,
     ).fit(blobs)
-    assert set(grid.best_params_) == {"beta", "n_components"}
+    assert set(grid.best_params_) == {"n_components"}
     assert np.all(np.isfinite(grid.cv_results_["mean_test_score"]))
     # Rank-2 data: two latent dimensions give a better evidence bound than one.
     assert grid.best_params_["n_components"] == 2
