@@ -69,7 +69,7 @@ def gaussian_nll(
 
 
 def nll_offset(noise_log_var: torch.Tensor, n_features: int) -> torch.Tensor:
-    """The minimum of the Gaussian negative log-likelihood, ``sum_j log(2 pi sigma_j^2) / 2``.
+    """The Gaussian negative log-likelihood's minimum, ``sum_j log(2 pi s_j^2) / 2``.
 
     The same for every sample; ``noise_log_var`` may hold one value for all features.
     """
@@ -111,7 +111,7 @@ def reconstruction_nll(module, x: torch.Tensor, per_feature: bool = False):
 def negative_log_reconstruction_probability(
     module, x: torch.Tensor, eps: torch.Tensor
 ) -> torch.Tensor:
-    """``-log((1 / L) sum_l p(x | z_l))``, ``z_l = mean + std * eps_l`` (An & Cho, 2015).
+    """``-log((1/L) sum_l p(x | z_l))``, ``z_l = mean + std * eps_l`` (An & Cho 2015).
 
     ``eps`` holds the ``L`` standard-normal draws, one row each, shared by every
     sample. The log-sum-exp is accumulated draw by draw (a running maximum and a

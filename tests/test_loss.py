@@ -69,9 +69,7 @@ def test_loss_is_batch_mean_nll_and_kl():
     expected = 0.5 * (5 + 0) / 2 + math.log(2 * math.pi)
     assert math.isclose(terms.reconstruction.item(), expected, rel_tol=1e-6)
     assert terms.kl.item() == 0.5  # 0.5 * mu^2 per sample
-    assert math.isclose(
-        terms.total(beta=2.0).item(), expected + 1.0, rel_tol=1e-6
-    )
+    assert math.isclose(terms.total(beta=2.0).item(), expected + 1.0, rel_tol=1e-6)
 
 
 def test_reconstruction_probability_streams_the_log_sum_exp_exactly():

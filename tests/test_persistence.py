@@ -1,6 +1,6 @@
-import copy
 """skvae.save / skvae.load, and pickle or joblib round trips."""
 
+import copy
 import hashlib
 import io
 import json
