@@ -1,9 +1,9 @@
 """skvae: variational autoencoders for scikit-learn users."""
 
-from ._net import TrainingDivergedError
 from ._outlier import VAEOutlierDetector
 from ._persistence import load, save
 from ._transformer import VAETransformer
+from .exceptions import TrainingDivergedError
 
 __all__ = [
     "TrainingDivergedError",

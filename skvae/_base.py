@@ -26,7 +26,8 @@ from ._loss import (
     reconstruction_nll,
 )
 from ._module import ACTIVATIONS, NOISE_MODELS, VAEModule
-from ._net import TrainingDivergedError, VAENet, ValidationSplit
+from ._net import VAENet, ValidationSplit
+from .exceptions import TrainingDivergedError
 from ._warm_start import continue_training, reusable_module
 from .callbacks import KLAnnealing
 

@@ -16,6 +16,7 @@ from skorch import NeuralNet
 from skorch.callbacks import Callback, EpochTimer, PrintLog
 
 from ._loss import LossTerms, VAELoss
+from .exceptions import TrainingDivergedError
 
 # torch >= 2.4 has a fused Adam on the CPU as well as on CUDA.
 _FUSED_ADAM_ON_CPU = tuple(int(v) for v in torch.__version__.split(".")[:2]) >= (2, 4)
@@ -29,25 +30,6 @@ _CLOSURE_FREE_OPTIMIZERS = (
     torch.optim.RMSprop,
     torch.optim.Adagrad,
 )
-
-
-class TrainingDivergedError(ValueError, ArithmeticError):
-    """Raised when the training loss becomes NaN or infinite.
-
-    It is a ``ValueError`` (bad input is the usual cause) and an ``ArithmeticError``
-    (what happened is a floating-point blow-up), so either ``except`` catches it.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skvae import TrainingDivergedError, VAETransformer
-    >>> X = np.random.RandomState(0).normal(size=(40, 3)) * 1e200  # not scaled
-    >>> try:
-    ...     VAETransformer(max_epochs=2, random_state=0).fit(X)
-    ... except TrainingDivergedError as exc:
-    ...     print(str(exc).split(",")[0])
-    The train loss became NaN or infinite in epoch 1
-    """
 
 
 class TensorRows(torch.utils.data.Dataset):
