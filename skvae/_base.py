@@ -17,7 +17,7 @@ from sklearn.utils._param_validation import (
     StrOptions,
 )
 from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import EarlyStopping, LRScheduler
+from skorch.callbacks import Callback, EarlyStopping, LRScheduler, ProgressBar
 
 from ._checks import narrowing_overflow_error, validate_numeric_data
 from ._loss import (
@@ -230,11 +230,20 @@ class BaseVAE(BaseEstimator):
                 patience=max(1, self.n_iter_no_change_ // 2),
                 factor=0.5,
             )
+        if self.verbose >= 2:
+            named["progress_bar"] = ProgressBar()
         unnamed = []
         for callback in self.callbacks or []:
             name, callback = (
                 callback if isinstance(callback, tuple) else (None, callback)
             )
+            if not isinstance(callback, Callback):
+                raise TypeError(
+                    f"callbacks must hold skorch Callback instances or (name, "
+                    f"Callback) tuples, got {callback!r}. Wrap a function in a "
+                    "subclass of skorch.callbacks.Callback that calls it from the "
+                    "hook it needs (e.g. on_epoch_end)."
+                )
             # Callbacks keep state during training; copies keep the user's untouched.
             callback = (
                 clone(callback)
@@ -623,5 +632,6 @@ default="relu"
         states are left as they were: None takes a fresh seed from the operating
         system each fit (so ``np.random.seed`` does not make it repeatable; pass
         an int for that).
-    verbose : int, default=0
-        Print a table row per epoch when > 0."""
+    verbose : int, default={verbose}
+        1 prints a table row per epoch; 2 also shows skorch's ``ProgressBar``
+        over the batches of each epoch; 0 prints nothing."""

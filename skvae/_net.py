@@ -13,7 +13,7 @@ import math
 import numpy as np
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import Callback, EpochTimer, PrintLog
+from skorch.callbacks import Callback, EarlyStopping, EpochTimer, LRScheduler, PrintLog
 
 from ._loss import LossTerms, VAELoss
 from .exceptions import TrainingDivergedError
@@ -30,6 +30,44 @@ _CLOSURE_FREE_OPTIMIZERS = (
     torch.optim.RMSprop,
     torch.optim.Adagrad,
 )
+
+
+def as_row_outputs(output) -> tuple:
+    """``(reconstruction, mean, log_var)`` of a :class:`VAEOutput` as a plain tuple.
+
+    The noise variance, one value per feature rather than per row, is left out:
+    skorch concatenates outputs batch by batch along the rows.
+    """
+    return tuple(output[:3])
+
+
+# Callbacks known to read no per-batch history row (exact types: a subclass may).
+_EPOCH_ONLY_CALLBACKS = (EpochTimer, PrintLog, EarlyStopping)
+
+
+def reads_batch_rows(callback) -> bool:
+    """Whether ``callback`` may read the per-batch rows of the history.
+
+    Only callbacks known to read epoch rows alone let training skip writing batch
+    rows; any other callback (user-written ones included) gets them, in skorch's
+    format.
+
+    Examples
+    --------
+    >>> from skorch.callbacks import EarlyStopping, LRScheduler, ProgressBar
+    >>> from skvae._net import reads_batch_rows
+    >>> reads_batch_rows(EarlyStopping()), reads_batch_rows(ProgressBar())
+    (False, True)
+    >>> reads_batch_rows(LRScheduler(step_every="batch"))
+    True
+    """
+    if getattr(callback, "reads_batch_rows", None) is False:
+        return False
+    if type(callback) in _EPOCH_ONLY_CALLBACKS:
+        return False
+    if type(callback) is LRScheduler:
+        return callback.step_every != "epoch"
+    return True
 
 
 class TensorRows(torch.utils.data.Dataset):
@@ -50,11 +88,15 @@ class TensorRows(torch.utils.data.Dataset):
         return len(self.X)
 
     def __getitem__(self, index):
-        return self.X[index], None
+        # An autoencoder's target is its input: skorch's scoring callbacks then
+        # compare predictions (reconstructions) with X.
+        row = self.X[index]
+        return row, row
 
 
 class SliceLoader:
-    """Iterate over ``(X[start:stop], None)`` batches of a :class:`TensorRows`.
+    """Iterate over ``(X[start:stop], X[start:stop])`` batches of a :class:`TensorRows`
+    (input and target: an autoencoder reconstructs its input).
 
     With ``shuffle=True`` the rows are permuted once per pass with ``torch.randperm``,
     drawn from ``generator`` (the estimators pass a seeded one). A final
@@ -98,7 +140,8 @@ class SliceLoader:
             X = X[torch.randperm(len(X), generator=self.generator, device=device)]
         bounds = self._bounds()
         for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
-            yield X[start:stop], None
+            batch = X[start:stop]
+            yield batch, batch
 
 
 class ValidationSplit:
@@ -223,8 +266,9 @@ class VAENet(NeuralNet):
 
     @property
     def _default_callbacks(self):
-        # The epoch losses are recorded by run_single_epoch itself, so skorch's
-        # per-batch PassthroughScoring is not needed.
+        # The epoch losses (and their ``*_best`` flags) are recorded by
+        # run_single_epoch from the loss terms, so skorch's PassthroughScoring,
+        # which averages per-batch rows, is not needed by default.
         return [("epoch_timer", EpochTimer()), ("print_log", PrintLog())]
 
     def get_dataset(self, X, y=None):
@@ -246,28 +290,13 @@ class VAENet(NeuralNet):
         self._needs_closure_ = listens or not isinstance(
             self.optimizer_, _CLOSURE_FREE_OPTIMIZERS
         )
-        # Most callbacks ignore batches; calling their no-op hooks twice per step
-        # is measurable on small networks, so batch events go to listeners only.
-        self._batch_listeners_ = {
-            event: [
-                cb
-                for _, cb in self.callbacks_
-                if getattr(type(cb), event) is not getattr(Callback, event)
-            ]
-            for event in ("on_batch_begin", "on_batch_end")
-        }
-
-    def notify(self, method_name, **cb_kwargs):
-        listeners = getattr(self, "_batch_listeners_", {}).get(method_name)
-        if listeners is None:
-            return super().notify(method_name, **cb_kwargs)
-        getattr(self, method_name)(self, **cb_kwargs)
-        for callback in listeners:
-            getattr(callback, method_name)(self, **cb_kwargs)
+        self._batch_rows_ = any(
+            reads_batch_rows(callback) for _, callback in self.callbacks_
+        )
 
     def on_batch_begin(self, net, batch=None, training=False, **kwargs):
-        # Per-batch history rows cost time on every step and are never read.
-        pass
+        if self._batch_rows_:
+            super().on_batch_begin(net, batch=batch, training=training, **kwargs)
 
     def get_loss_terms(self, y_pred, X, weight: float | None = None) -> LossTerms:
         """Batch means of the reconstruction and KL terms, after trimming.
@@ -293,11 +322,17 @@ class VAENet(NeuralNet):
 
     def _step_result(self, y_pred, Xi, weight):
         terms = self.get_loss_terms(y_pred, Xi, weight)
-        return {"loss": terms.total(weight), "terms": terms, "y_pred": y_pred}
+        # skorch's callbacks (EpochScoring's cache, BatchScoring) rebuild outputs
+        # from y_pred with ``type(y)(...)`` and concatenate them by rows: a plain
+        # tuple of per-row tensors, the reconstruction first, is what they handle.
+        return {
+            "loss": terms.total(weight),
+            "terms": terms,
+            "y_pred": as_row_outputs(y_pred),
+        }
 
     def train_step_single(self, batch, **fit_params):
-        Xi, _ = batch
-        Xi = Xi.to(self.device)
+        Xi = batch[0].to(self.device)
         y_pred = self.infer(Xi, **fit_params)
         step = self._step_result(y_pred, Xi, self.kl_weight_)
         step["loss"].backward()
@@ -319,28 +354,42 @@ class VAENet(NeuralNet):
         return step
 
     def validation_step(self, batch, **fit_params):
-        Xi, _ = batch
-        Xi = Xi.to(self.device)
+        Xi = batch[0].to(self.device)
         with torch.no_grad():
             y_pred = self.infer(Xi, **fit_params)
             return self._step_result(y_pred, Xi, self.beta)
 
+    def evaluation_step(self, batch, training=False):
+        """The outputs of :meth:`forward` and :meth:`predict`: a tuple
+        ``(reconstruction, mean, log_var)`` of per-row tensors, so ``predict``
+        returns the reconstruction of ``X``."""
+        return as_row_outputs(super().evaluation_step(batch, training=training))
+
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
-        """Run one pass and record its mean loss terms in the history."""
+        """skorch's pass over the batches, plus the epoch's mean loss terms.
+
+        Overridden for speed only, keeping skorch's events and history format:
+        reading a float per batch costs an op (on a GPU a synchronisation) per
+        step, so the loss terms stay tensors until the end of the pass, per-batch
+        history rows are written only when a callback present reads them (see
+        :func:`reads_batch_rows`), and train/eval mode is set once per pass.
+        """
         if iterator is None:
             return
-        # Train/eval mode is set once per pass rather than once per batch: walking
-        # the module tree on every step costs as much as a small layer's forward.
         self._set_training(training)
-        # Loss terms stay tensors until the end of the pass: reading a float per
-        # batch would cost an op (and, on a GPU, a synchronisation) per step.
         terms, sizes = [], []
         for batch in iterator:
             self.notify("on_batch_begin", batch=batch, training=training)
             step = step_fn(batch, **fit_params)
+            size = len(batch[0])
+            if self._batch_rows_:
+                batch_loss = step["terms"].total(self.beta)
+                self.history.record_batch(prefix + "_loss", batch_loss.item())
+                self.history.record_batch(prefix + "_batch_size", size)
             terms.extend(step["terms"])
-            sizes.append(len(batch[0]))
+            sizes.append(size)
             self.notify("on_batch_end", batch=batch, training=training, **step)
+        self.history.record(prefix + "_batch_count", len(sizes))
         weights = torch.tensor(sizes, dtype=torch.float64) / sum(sizes)
         per_batch = torch.stack(terms).detach().to("cpu", torch.float64).view(-1, 2)
         reconstruction, kl = (weights @ per_batch).tolist()
@@ -351,7 +400,12 @@ class VAENet(NeuralNet):
         # weights would otherwise go unnoticed and leave a NaN model.
         if training and not self._weights_finite():
             self._raise_diverged("network's weights")
+        # As skorch's PassthroughScoring records them, "*_best" included.
+        previous = [
+            row[prefix + "_loss"] for row in self.history[:-1] if prefix + "_loss" in row
+        ]
         self.history.record(prefix + "_loss", loss)
+        self.history.record(prefix + "_loss_best", not previous or loss < min(previous))
         self.history.record(prefix + "_reconstruction", reconstruction)
         self.history.record(prefix + "_kl", kl)
         if training:
