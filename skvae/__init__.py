@@ -1,11 +1,12 @@
 """skvae: variational autoencoders for scikit-learn users."""
 
 from ._outlier import VAEOutlierDetector
-from ._persistence import load, save
+from ._persistence import SKOPS_TRUSTED, load, save
 from ._transformer import VAETransformer
 from .exceptions import TrainingDivergedError
 
 __all__ = [
+    "SKOPS_TRUSTED",
     "TrainingDivergedError",
     "VAEOutlierDetector",
     "VAETransformer",

@@ -17,6 +17,7 @@ from sklearn.utils._param_validation import (
     StrOptions,
 )
 from sklearn.utils.validation import check_is_fitted
+from skorch.history import History
 from skorch.callbacks import Callback, EarlyStopping, LRScheduler, ProgressBar
 
 from ._checks import narrowing_overflow_error, validate_numeric_data
@@ -26,7 +27,8 @@ from ._loss import (
     reconstruction_nll,
 )
 from ._module import ACTIVATIONS, NOISE_MODELS, VAEModule
-from ._net import VAENet, ValidationSplit
+from ._net import VAENet, ValidationSplit, is_streaming
+from ._state import best_epoch, check_net_state, json_safe, plain_value
 from .exceptions import TrainingDivergedError
 from ._warm_start import continue_training, reusable_module
 from .callbacks import KLAnnealing
@@ -268,7 +270,9 @@ class BaseVAE(BaseEstimator):
 
         The first call builds the network from this chunk (its size, range and dtype
         settle the "auto" choices) and trains on all of it: a chunk is too small a
-        view of the data for early stopping, so none is done.
+        view of the data for early stopping, so none is done. After ``fit``, the
+        net is rebuilt for streaming (no validation split, no early stopping),
+        keeping the weights, Adam state, learning rate, history and generators.
         """
         if not isinstance(epochs, Integral) or isinstance(epochs, bool) or epochs < 1:
             raise ValueError(f"epochs must be an int >= 1, got {epochs!r}.")
@@ -279,6 +283,15 @@ class BaseVAE(BaseEstimator):
         if first_call:
             self._train_new_net(X, epochs=epochs)
             return X
+        if self.batch_norm and len(X) < 2:
+            raise ValueError(
+                "batch_norm=True needs at least 2 rows in every training batch, but "
+                f"this partial_fit chunk has {len(X)} row(s). Pass larger chunks, or "
+                "refit with batch_norm=False."
+            )
+        if not is_streaming(self.net_):
+            self.net_ = self._import_net(self._export_net(self.net_))
+            self.history_ = self.net_.history
         net = self.net_
         # The shuffling and noise generators carry on from the last call, so a
         # stream is reproducible for the same sequence of chunks.
@@ -317,9 +330,7 @@ class BaseVAE(BaseEstimator):
             if early_stopping
             else 0
         )
-        validate = n_valid > 0
         self._resolve_schedule(n_samples - n_valid, batch_size)
-        monitor = "valid_loss" if validate else "train_loss"
         n_train = n_samples - n_valid
         if self.batch_norm and min(n_train, batch_size) < 2:
             raise ValueError(
@@ -327,63 +338,183 @@ class BaseVAE(BaseEstimator):
                 f"{n_train} training row(s) and batch_size={batch_size}. Use "
                 "batch_norm=False, a batch_size >= 2 or more samples."
             )
-        X_tensor = to_tensor(X).to(device)
-        init_generator, shuffle_generator, noise_generator = make_generators(
-            seed, device
-        )
-        module_params = dict(
-            n_features=n_features,
-            n_components=n_components,
-            hidden_layer_sizes=hidden,
-            activation=self.activation,
-            batch_norm=self.batch_norm,
-            dropout=self.dropout,
-            output_activation=output_activation,
-            noise_model=self.noise_model,
-        )
+        self.n_components_ = n_components
+        self.hidden_layer_sizes_ = hidden
+        self.output_activation_ = output_activation
+        self.batch_size_ = batch_size
+        self.seed_ = seed
         dtype = _TORCH_DTYPES[X.dtype]
         module = (
-            reusable_module(previous_net, module_params, dtype, device)
+            reusable_module(previous_net, self._module_params(), dtype, device)
             if self.warm_start
             else None
         )
         warm = module is not None
         if not warm:
-            module = VAEModule.seeded(init_generator, **module_params).to(
-                device=device, dtype=dtype
-            )
+            init_generator, _, _ = make_generators(seed, device)
+            module = self._build_module(init_generator, dtype).to(device)
             with np.errstate(over="ignore"):  # huge inputs: diverge clearly later
                 module.set_feature_variance(torch.from_numpy(np.var(X, axis=0)))
-        module.set_generator(noise_generator)
-        net = VAENet(
-            module,
-            beta=self.beta,
-            trim_fraction=self.trim_fraction,
-            lr=self.lr,
-            max_epochs=self.max_epochs_,
-            batch_size=batch_size,
-            iterator_train__generator=shuffle_generator,
-            train_split=ValidationSplit(self.validation_fraction, seed)
-            if validate
-            else None,
-            callbacks=self._make_callbacks(monitor, early_stopping),
-            device=device,
-            verbose=self.verbose,
+        net = self._build_net(
+            module, early_stopping=early_stopping, validate=n_valid > 0, device=device
         )
+        X_tensor = to_tensor(X).to(device)
         if warm:
             continue_training(net, previous_net, X_tensor)
         elif epochs is None:
             net.fit(X_tensor)
         else:
             net.initialize().partial_fit(X_tensor, epochs=epochs)
-        self.n_components_ = n_components
-        self.hidden_layer_sizes_ = hidden
-        self.output_activation_ = output_activation
-        self.batch_size_ = batch_size
-        self.seed_ = seed
         self.history_ = net.history
         self.n_iter_ = len(net.history)
         self.net_ = net
+
+    @property
+    def best_epoch_(self) -> int | None:
+        """The epoch whose weights early stopping restored, or None."""
+        check_is_fitted(self)
+        return best_epoch(self.net_)
+
+    # -- the one builder: fit, partial_fit, warm start and load use it -------------
+
+    def _module_params(self) -> dict:
+        """The arguments of the fitted network's ``VAEModule``."""
+        return dict(
+            n_features=self.n_features_in_,
+            n_components=self.n_components_,
+            hidden_layer_sizes=tuple(self.hidden_layer_sizes_),
+            activation=self.activation,
+            batch_norm=self.batch_norm,
+            dropout=self.dropout,
+            output_activation=self.output_activation_,
+            noise_model=self.noise_model,
+        )
+
+    def _build_module(self, generator, dtype, meta: bool = False):
+        """A new network for the fitted attributes, initialised from ``generator``
+        (on the "meta" device, allocating nothing, with ``meta=True``)."""
+        if meta:
+            with torch.device("meta"):
+                return VAEModule(**self._module_params()).to(dtype=dtype)
+        return VAEModule.seeded(generator, **self._module_params()).to(dtype=dtype)
+
+    def _build_net(
+        self, module, *, early_stopping: bool, validate: bool, device
+    ) -> VAENet:
+        """The skorch net training ``module``: the only place a net is built.
+
+        Its generators are seeded from ``seed_``; :meth:`_import_net` sets their
+        state when training goes on from a saved point.
+        """
+        _, shuffle_generator, noise_generator = make_generators(self.seed_, device)
+        module.set_generator(noise_generator)
+        return VAENet(
+            module,
+            beta=self.beta,
+            trim_fraction=self.trim_fraction,
+            lr=self.lr,
+            max_epochs=self.max_epochs_,
+            batch_size=self.batch_size_,
+            iterator_train__generator=shuffle_generator,
+            train_split=ValidationSplit(self.validation_fraction, self.seed_)
+            if validate
+            else None,
+            callbacks=self._make_callbacks(
+                "valid_loss" if validate else "train_loss", early_stopping
+            ),
+            device=device,
+            verbose=self.verbose,
+        )
+
+    def _export_net(self, net) -> dict:
+        """The net's whole training state as NumPy arrays and plain Python values:
+        weights and buffers, Adam's state and learning rate, generator states and
+        history. What pickle, skops and :func:`skvae.save` store."""
+        optimizer = net.optimizer_.state_dict()
+        n_params = len(list(net.module_.parameters()))
+        return {
+            "module": {
+                name: tensor.detach().cpu().numpy().copy()
+                for name, tensor in net.module_.state_dict().items()
+            },
+            "module_dtype": str(next(net.module_.parameters()).dtype).split(".")[-1],
+            "optimizer_state": [
+                {
+                    key: value.detach().cpu().numpy().copy()
+                    for key, value in optimizer["state"].get(index, {}).items()
+                }
+                for index in range(n_params)
+            ],
+            "optimizer_param_groups": [
+                {key: plain_value(value) for key, value in group.items()}
+                for group in optimizer["param_groups"]
+            ],
+            "generators": {
+                "shuffle": net.iterator_train__generator.get_state().numpy().copy(),
+                "noise": net.module_.generator.get_state().numpy().copy(),
+            },
+            "history": [json_safe(dict(row)) for row in net.history],
+            "best_epoch": best_epoch(net),
+        }
+
+    def _import_net(self, state: dict):
+        """A streaming net (no validation split, no early stopping) continuing
+        from ``state`` as :meth:`_export_net` wrote it, checked first against the
+        fitted attributes (:func:`skvae._state.check_net_state`)."""
+        device = resolve_device(self.device)
+        module_state, dtype = check_net_state(self, state)
+        module = self._build_module(None, dtype, meta=True).to_empty(device="cpu")
+        module.load_state_dict(module_state)
+        net = self._build_net(
+            module.to(device), early_stopping=False, validate=False, device=device
+        )
+        net.initialize()
+        net.history = History(state["history"])
+        net.best_epoch_ = state["best_epoch"]
+        groups = [dict(group) for group in state["optimizer_param_groups"]]
+        for group in groups:
+            if isinstance(group.get("betas"), list):
+                group["betas"] = tuple(group["betas"])
+        net.optimizer_.load_state_dict(
+            {
+                "state": {
+                    index: {
+                        key: torch.from_numpy(np.array(value)).to(device)
+                        for key, value in entry.items()
+                    }
+                    for index, entry in enumerate(state["optimizer_state"])
+                    if entry
+                },
+                "param_groups": groups,
+            }
+        )
+        for name, generator in (
+            ("shuffle", net.iterator_train__generator),
+            ("noise", net.module_.generator),
+        ):
+            saved = torch.from_numpy(np.array(state["generators"][name], np.uint8))
+            # A generator of another device type has another state size; it then
+            # restarts from seed_.
+            if saved.numel() == generator.get_state().numel():
+                generator.set_state(saved)
+        return net
+
+    def __getstate__(self):
+        # object.__getstate__ returns the instance's own __dict__: copy it.
+        state = dict(super().__getstate__())
+        state.pop("history_", None)
+        net = state.pop("net_", None)
+        if net is not None:
+            state["_net_state"] = self._export_net(net)
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        net_state = state.pop("_net_state", None)
+        super().__setstate__(state)
+        if net_state is not None:
+            self.net_ = self._import_net(net_state)
+            self.history_ = self.net_.history
 
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "net_")

@@ -9,6 +9,7 @@ and inference alike.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import torch
@@ -43,6 +44,13 @@ def as_row_outputs(output) -> tuple:
 
 # Callbacks known to read no per-batch history row (exact types: a subclass may).
 _EPOCH_ONLY_CALLBACKS = (EpochTimer, PrintLog, EarlyStopping)
+
+
+def is_streaming(net) -> bool:
+    """Whether ``net`` trains on every row with no early stopping (partial_fit)."""
+    return net.train_split is None and not any(
+        isinstance(callback, EarlyStopping) for _, callback in net.callbacks_
+    )
 
 
 def reads_batch_rows(callback) -> bool:
@@ -410,6 +418,17 @@ class VAENet(NeuralNet):
         self.history.record(prefix + "_kl", kl)
         if training:
             self.history.record("kl_weight", self.kl_weight_)
+
+    def on_train_end(self, net, X=None, y=None, **kwargs):
+        losses = [row["train_loss"] for row in self.history if "train_loss" in row]
+        if len(losses) >= 2 and losses[-1] - losses[0] > 1e3 * max(1.0, abs(losses[0])):
+            warnings.warn(
+                f"The train loss grew from {losses[0]:.3g} to {losses[-1]:.3g} during "
+                "training: the optimisation is unstable. Lower `lr` or scale the "
+                "input (StandardScaler, MinMaxScaler).",
+                RuntimeWarning,
+                stacklevel=2,
+            )
 
     def _weights_finite(self) -> bool:
         params = [p.detach().isfinite().all() for p in self.module_.parameters()]
