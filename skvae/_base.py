@@ -17,8 +17,8 @@ from sklearn.utils._param_validation import (
     StrOptions,
 )
 from sklearn.utils.validation import check_is_fitted
-from skorch.history import History
 from skorch.callbacks import Callback, EarlyStopping, LRScheduler, ProgressBar
+from skorch.history import History
 
 from ._checks import narrowing_overflow_error, validate_numeric_data
 from ._loss import (
@@ -29,9 +29,9 @@ from ._loss import (
 from ._module import ACTIVATIONS, NOISE_MODELS, VAEModule
 from ._net import VAENet, ValidationSplit, is_streaming
 from ._state import best_epoch, check_net_state, json_safe, plain_value
-from .exceptions import TrainingDivergedError
 from ._warm_start import continue_training, reusable_module
 from .callbacks import KLAnnealing
+from .exceptions import TrainingDivergedError
 
 _FLOAT_DTYPES = (np.float64, np.float32)
 _TORCH_DTYPES = {
@@ -252,6 +252,8 @@ class BaseVAE(BaseEstimator):
                 if hasattr(callback, "get_params")
                 else copy.deepcopy(callback)
             )
+            if isinstance(callback, EarlyStopping) and not early_stopping:
+                continue  # partial_fit streams: no early stopping
             if name is None:
                 unnamed.append(callback)
             else:

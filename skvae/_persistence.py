@@ -27,7 +27,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from ._outlier import VAEOutlierDetector
-from ._state import bad_state, check_module_params, plain_value, state_size
+from ._state import check_module_params, plain_value, state_size
 from ._transformer import VAETransformer
 
 ESTIMATORS = {cls.__name__: cls for cls in (VAETransformer, VAEOutlierDetector)}
