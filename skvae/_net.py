@@ -410,7 +410,9 @@ class VAENet(NeuralNet):
             self._raise_diverged("network's weights")
         # As skorch's PassthroughScoring records them, "*_best" included.
         previous = [
-            row[prefix + "_loss"] for row in self.history[:-1] if prefix + "_loss" in row
+            row[prefix + "_loss"]
+            for row in self.history[:-1]
+            if prefix + "_loss" in row
         ]
         self.history.record(prefix + "_loss", loss)
         self.history.record(prefix + "_loss_best", not previous or loss < min(previous))

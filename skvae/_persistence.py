@@ -265,7 +265,8 @@ def _read_header(file) -> tuple[dict, dict, int]:
             not isinstance(offsets, list)
             or len(offsets) != 2
             or not all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
-            or offsets[1] - offsets[0] != math.prod(shape) * _TENSOR_DTYPES[entry["dtype"]]
+            or offsets[1] - offsets[0]
+            != math.prod(shape) * _TENSOR_DTYPES[entry["dtype"]]
             or offsets[0] < 0
         ):
             raise _bad_file(f"tensor {name} has offsets {reprlib.repr(offsets)}")

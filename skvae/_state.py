@@ -121,8 +121,7 @@ def check_module_params(module_params: dict) -> None:
     hidden = module_params["hidden_layer_sizes"]
     if len(hidden) > MAX_HIDDEN_LAYERS:
         raise bad_state(
-            f"it declares {len(hidden)} hidden layers, more than "
-            f"{MAX_HIDDEN_LAYERS}"
+            f"it declares {len(hidden)} hidden layers, more than {MAX_HIDDEN_LAYERS}"
         )
     if state_size(module_params) > MAX_STATE_ELEMENTS:
         raise bad_state("its declared network is larger than 2**31 values")

@@ -175,11 +175,11 @@ def _skorch_callbacks(tmp_path):
         "MlflowLogger": "needs an MLflow tracking server (external service)",
         "NeptuneLogger": "needs a Neptune run (external service)",
         "ParamMapper": cbs.ParamMapper(
-            "decoder.*", at=2, fn=lambda params: (p.requires_grad_(False) for p in params)
+            "decoder.*",
+            at=2,
+            fn=lambda params: (p.requires_grad_(False) for p in params),
         ),
-        "PassthroughScoring": cbs.PassthroughScoring(
-            name="train_loss", on_train=True
-        ),
+        "PassthroughScoring": cbs.PassthroughScoring(name="train_loss", on_train=True),
         "PrintLog": cbs.PrintLog(),
         "ProgressBar": cbs.ProgressBar(),
         "SacredLogger": "needs a Sacred experiment run (external service)",

@@ -83,14 +83,18 @@ def test_pipeline_saved_with_skops(blobs, tmp_path):
     from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
     pipe = make_pipeline(
-        ColumnTransformer([("a", MinMaxScaler(), [0, 1, 2]), ("b", "passthrough", [3, 4, 5])]),
+        ColumnTransformer(
+            [("a", MinMaxScaler(), [0, 1, 2]), ("b", "passthrough", [3, 4, 5])]
+        ),
         StandardScaler(),
         VAEOutlierDetector(max_epochs=3, random_state=0),
     ).fit(blobs)
     path = tmp_path / "pipe.skops"
     sio.dump(pipe, path)
     loaded = sio.load(path, trusted=sio.get_untrusted_types(file=path))
-    np.testing.assert_array_equal(loaded.score_samples(blobs), pipe.score_samples(blobs))
+    np.testing.assert_array_equal(
+        loaded.score_samples(blobs), pipe.score_samples(blobs)
+    )
 
 
 @pytest.mark.parametrize(
