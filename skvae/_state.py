@@ -105,19 +105,19 @@ def state_size(module_params: dict) -> int:
     hidden = list(module_params["hidden_layer_sizes"])
     widths = [n, *hidden]
     total = 2 * n  # feature_var, running_noise_var
-    for a, b in zip(widths[:-1], widths[1:]):
+    for a, b in zip(widths[:-1], widths[1:], strict=True):
         total += a * b + b
         if module_params.get("batch_norm", False):
             total += 4 * b + 1  # weight, bias, running mean and var, count
     total += 2 * (widths[-1] * k + k)  # mean, log_var
     decoder = [k, *widths[:0:-1]]
-    for a, b in zip(decoder[:-1], decoder[1:]):
+    for a, b in zip(decoder[:-1], decoder[1:], strict=True):
         total += a * b + b
     return total + widths[1] * n + n
 
 
 def check_module_params(module_params: dict) -> None:
-    """Bounds on a declared architecture, then its size against ``MAX_STATE_ELEMENTS``."""
+    """Bounds on a declared architecture and its size (``MAX_STATE_ELEMENTS``)."""
     hidden = module_params["hidden_layer_sizes"]
     if len(hidden) > MAX_HIDDEN_LAYERS:
         raise bad_state(
@@ -178,7 +178,7 @@ def check_net_state(estimator, state) -> tuple[dict, torch.dtype]:
     optimizer_state = state["optimizer_state"]
     if not isinstance(optimizer_state, list) or len(optimizer_state) != len(params):
         raise bad_state("the optimizer state does not match the parameters")
-    for entry, param in zip(optimizer_state, params):
+    for entry, param in zip(optimizer_state, params, strict=True):
         if not isinstance(entry, dict) or not set(entry) <= _OPTIMIZER_KEYS:
             raise bad_state("the optimizer state has unexpected entries")
         for key, value in entry.items():
