@@ -6,9 +6,8 @@ import functools
 import math
 from typing import NamedTuple
 
-from scipy.stats import chi2
-
 import torch
+from scipy.stats import chi2
 from torch import nn
 
 ACTIVATIONS = {
