@@ -26,6 +26,7 @@ import warnings
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from ._module import NOISE_MODELS
 from ._outlier import VAEOutlierDetector
 from ._state import check_module_params, plain_value, state_size
 from ._transformer import VAETransformer
@@ -342,6 +343,7 @@ def _set_fitted(estimator, fitted: dict) -> None:
         "n_components_",
         "hidden_layer_sizes_",
         "output_activation_",
+        "noise_model_",
         "batch_size_",
         "n_iter_",
         "seed_",
@@ -370,6 +372,8 @@ def _set_fitted(estimator, fitted: dict) -> None:
         _positive_int(h, "hidden_layer_sizes_", MAX_LAYER_WIDTH)
     if fitted["output_activation_"] not in ("identity", "sigmoid"):
         raise _bad_file("output_activation_ must be 'identity' or 'sigmoid'")
+    if fitted["noise_model_"] not in NOISE_MODELS:
+        raise _bad_file(f"noise_model_ must be one of {sorted(NOISE_MODELS)}")
     if "offset_" in fitted:
         offset = fitted["offset_"]
         if isinstance(offset, bool) or not isinstance(offset, (int, float)):
