@@ -552,20 +552,26 @@ class BaseVAE(BaseEstimator):
     # -- inference ---------------------------------------------------------------
 
     def _inference_input(self, X):
-        """Validate ``X`` and return it as a tensor in the module's dtype, with the
-        dtype the output should have (that of ``X``)."""
+        """Validate ``X`` and return it with the dtype the output should have (that
+        of ``X``).
+
+        ``X`` keeps its layout and float dtype (a read-only memmap stays one):
+        :meth:`_map` converts it batch by batch, never whole.
+        """
         check_is_fitted(self)
-        X = validate_numeric_data(self, X, dtype=_FLOAT_DTYPES, order="C", reset=False)
-        return self._as_module_tensor(X), X.dtype
+        X = validate_numeric_data(self, X, dtype=_FLOAT_DTYPES, reset=False)
+        return X, X.dtype
 
     def _as_module_tensor(self, X: np.ndarray) -> torch.Tensor:
-        module_dtype = next(self.net_.module_.parameters()).dtype
-        return to_tensor(X).to(module_dtype)
+        return to_tensor(X).to(self._module_dtype())
 
-    def _map(self, X_tensor, fn, width: int | None, out_dtype) -> np.ndarray:
-        shape = (len(X_tensor),) if width is None else (len(X_tensor), width)
-        out = torch.empty(shape, dtype=X_tensor.dtype)
-        self.net_.map_batches(X_tensor, fn, out)
+    def _module_dtype(self) -> torch.dtype:
+        return next(self.net_.module_.parameters()).dtype
+
+    def _map(self, X, fn, width: int | None, out_dtype) -> np.ndarray:
+        shape = (len(X),) if width is None else (len(X), width)
+        out = torch.empty(shape, dtype=self._module_dtype())
+        self.net_.map_batches(X, fn, out)
         if not torch.isfinite(out).all():
             raise ValueError(
                 f"{type(self).__name__} produced NaN or infinite values: the input "
@@ -615,20 +621,18 @@ class BaseVAE(BaseEstimator):
         """
         return self._reconstruction(*self._inference_input(X), per_feature)
 
-    def _reconstruction(
-        self, X_tensor, out_dtype, per_feature: bool = False
-    ) -> np.ndarray:
+    def _reconstruction(self, X, out_dtype, per_feature: bool = False) -> np.ndarray:
         return self._map(
-            X_tensor,
+            X,
             lambda m, x: reconstruction_nll(m, x, per_feature=per_feature),
             self.n_features_in_ if per_feature else None,
             out_dtype,
         )
 
-    def _negative_elbo(self, X_tensor, out_dtype) -> np.ndarray:
-        return self._map(X_tensor, negative_elbo, None, out_dtype)
+    def _negative_elbo(self, X, out_dtype) -> np.ndarray:
+        return self._map(X, negative_elbo, None, out_dtype)
 
-    def _reconstruction_nll(self, X_tensor, out_dtype, n_draws: int) -> np.ndarray:
+    def _reconstruction_nll(self, X, out_dtype, n_draws: int) -> np.ndarray:
         """Monte-Carlo negative log reconstruction probability (An & Cho, 2015).
 
         The ``n_draws`` noise vectors come from a generator seeded with ``seed_``
@@ -636,7 +640,7 @@ class BaseVAE(BaseEstimator):
         batch it is scored in, and repeated calls agree without touching the
         caller's random state. Memory does not grow with ``n_draws``.
         """
-        module_dtype = next(self.net_.module_.parameters()).dtype
+        module_dtype = self._module_dtype()
         generator = torch.Generator().manual_seed(self.seed_)
         eps = torch.randn(
             (n_draws, self.n_components_), generator=generator, dtype=module_dtype
@@ -645,7 +649,7 @@ class BaseVAE(BaseEstimator):
         def per_sample(module, x):
             return negative_log_reconstruction_probability(module, x, eps.to(x.device))
 
-        return self._map(X_tensor, per_sample, None, out_dtype)
+        return self._map(X, per_sample, None, out_dtype)
 
     def score(self, X, y=None) -> float:
         """Mean evidence lower bound of ``X`` (higher is better).
@@ -676,8 +680,8 @@ class BaseVAE(BaseEstimator):
         >>> bool(vae.score(X) < -4 * 0.5 * np.log(2 * np.pi))  # N(0, I): about -5.7
         True
         """
-        X_tensor, _ = self._inference_input(X)
-        values = self._negative_elbo(X_tensor, np.float64)
+        X, _ = self._inference_input(X)
+        values = self._negative_elbo(X, np.float64)
         with np.errstate(over="ignore"):
             mean = np.mean(values)
         if not np.isfinite(mean):

@@ -444,17 +444,47 @@ class VAENet(NeuralNet):
             "StandardScaler or MinMaxScaler) or lower `lr`."
         )
 
-    def map_batches(self, X: torch.Tensor, fn, out: torch.Tensor) -> torch.Tensor:
+    def map_batches(self, X, fn, out: torch.Tensor) -> torch.Tensor:
         """Write ``fn(module, X_batch)`` into ``out`` batch by batch, without gradients.
 
-        Only one batch of intermediate results is alive at a time, so memory stays
-        bounded by ``out`` plus one batch whatever the number of rows.
+        ``X`` is a tensor or a NumPy array of any layout and float dtype (a
+        read-only memmap, a Fortran-ordered or float64 array for a float32
+        model): each batch is converted to ``out``'s dtype on its own, so only one
+        batch of input and of intermediate results is alive at a time and memory
+        stays bounded by ``out`` plus one batch whatever the number of rows.
         """
         self.check_is_fitted()
         self._set_training(False)
         batch_size = self.inference_batch_size
         with torch.inference_mode():
             for start in range(0, len(X), batch_size):
-                Xi = X[start : start + batch_size].to(self.device)
+                Xi = rows_as_tensor(X[start : start + batch_size], out.dtype)
+                Xi = Xi.to(self.device)
                 out[start : start + len(Xi)] = fn(self.module_, Xi).to(out.device)
         return out
+
+
+def rows_as_tensor(rows, dtype: torch.dtype) -> torch.Tensor:
+    """A batch of rows as a C-contiguous, writable tensor of ``dtype``.
+
+    NumPy rows are shared when they already are such an array and copied (the
+    batch only) otherwise: torch cannot use read-only memory.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from skvae._net import rows_as_tensor
+    >>> X = np.asfortranarray(np.arange(6.0).reshape(3, 2))
+    >>> X.flags.writeable = False
+    >>> rows_as_tensor(X[:2], torch.float32)
+    tensor([[0., 1.],
+            [2., 3.]])
+    """
+    if isinstance(rows, torch.Tensor):
+        return rows.to(dtype)
+    np_dtype = torch.empty(0, dtype=dtype).numpy().dtype
+    if rows.flags.writeable:
+        rows = np.ascontiguousarray(rows, dtype=np_dtype)
+    else:
+        rows = np.array(rows, dtype=np_dtype, order="C")
+    return torch.from_numpy(rows)

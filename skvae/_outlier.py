@@ -270,7 +270,7 @@ default="elbo"
     def _set_offset(self, X: np.ndarray):
         # X was validated by fit: scoring it directly skips a second validation
         # (and its spurious "no feature names" warning for DataFrame input).
-        scores = self._scores(self._as_module_tensor(X), X.dtype)
+        scores = self._scores(X, X.dtype)
         self.offset_ = float(np.percentile(scores, 100.0 * self.contamination))
 
     def score_samples(self, X):
@@ -297,12 +297,12 @@ default="elbo"
         """
         return self._scores(*self._inference_input(X))
 
-    def _scores(self, X_tensor, out_dtype) -> np.ndarray:
+    def _scores(self, X, out_dtype) -> np.ndarray:
         if self.score_method == "elbo":
-            return -self._negative_elbo(X_tensor, out_dtype)
+            return -self._negative_elbo(X, out_dtype)
         if self.score_method == "reconstruction_probability":
-            return -self._reconstruction_nll(X_tensor, out_dtype, self.n_draws)
-        return -self._reconstruction(X_tensor, out_dtype)
+            return -self._reconstruction_nll(X, out_dtype, self.n_draws)
+        return -self._reconstruction(X, out_dtype)
 
     def decision_function(self, X):
         """``score_samples(X) - offset_``: negative for predicted outliers.

@@ -228,10 +228,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         >>> bool(np.array_equal(Z, vae.transform(X)))  # deterministic
         True
         """
-        X_tensor, out_dtype = self._inference_input(X)
-        return self._map(
-            X_tensor, lambda m, x: m.encode(x)[0], self.n_components_, out_dtype
-        )
+        X, out_dtype = self._inference_input(X)
+        return self._map(X, lambda m, x: m.encode(x)[0], self.n_components_, out_dtype)
 
     def inverse_transform(self, X):
         """Decode latent points back to the input space.
@@ -257,14 +255,14 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         (1, 4)
         """
         check_is_fitted(self)
-        Z = check_numeric_array(X, dtype=_FLOAT_DTYPES, order="C")
+        Z = check_numeric_array(X, dtype=_FLOAT_DTYPES)
         if Z.shape[1] != self.n_components_:
             raise ValueError(
                 f"X has {Z.shape[1]} features, but inverse_transform of "
                 f"{type(self).__name__} expects {self.n_components_} (n_components)."
             )
         return self._map(
-            self._as_module_tensor(Z),
+            Z,
             lambda m, z: m.decode(z),
             self.n_features_in_,
             Z.dtype,
