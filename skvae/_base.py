@@ -141,6 +141,13 @@ def resolve_device(device) -> torch.device:
             f"device={device!r} is not a torch device; use 'cpu', 'cuda', 'cuda:N' "
             "or 'auto'."
         ) from exc
+    if resolved.type not in ("cpu", "cuda"):
+        # Other backends (mps, xla, meta...) lack the seeded generators and fused
+        # kernels skvae relies on; torch's own error would come later and say less.
+        raise ValueError(
+            f"device={device!r} is not supported: skvae trains on 'cpu', 'cuda', "
+            "'cuda:N' or 'auto' (a CUDA GPU when there is one, else the CPU)."
+        )
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(
             f"device={device!r} was requested but torch sees no CUDA GPU; use "
@@ -287,8 +294,11 @@ class BaseVAE(BaseEstimator):
         return list(named.items()) + unnamed
 
     def _fit(self, X):
-        # A failed (re)fit must leave no usable model behind, not a stale or NaN one.
+        # A failed (re)fit must leave no usable model behind, not a stale or NaN
+        # one, and no fitted attribute (n_features_in_, history_...) of the last.
         previous_net = self.__dict__.pop("net_", None)
+        for name in [k for k in vars(self) if k.endswith("_") and k[0] != "_"]:
+            delattr(self, name)
         X = validate_numeric_data(self, X, dtype=_FLOAT_DTYPES, order="C")
         self._train_new_net(X, epochs=None, previous_net=previous_net)
         return X

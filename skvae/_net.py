@@ -301,6 +301,9 @@ class VAENet(NeuralNet):
         self._batch_rows_ = any(
             reads_batch_rows(callback) for _, callback in self.callbacks_
         )
+        # The loss before the first step of this call: what a diverging run is
+        # measured against (its first epoch's mean may already be huge).
+        self._initial_loss_ = None
 
     def on_batch_begin(self, net, batch=None, training=False, **kwargs):
         if self._batch_rows_:
@@ -390,6 +393,8 @@ class VAENet(NeuralNet):
             self.notify("on_batch_begin", batch=batch, training=training)
             step = step_fn(batch, **fit_params)
             size = len(batch[0])
+            if training and self._initial_loss_ is None:
+                self._initial_loss_ = step["terms"].total(self.beta).item()
             if self._batch_rows_:
                 batch_loss = step["terms"].total(self.beta)
                 self.history.record_batch(prefix + "_loss", batch_loss.item())
@@ -422,12 +427,15 @@ class VAENet(NeuralNet):
             self.history.record("kl_weight", self.kl_weight_)
 
     def on_train_end(self, net, X=None, y=None, **kwargs):
-        losses = [row["train_loss"] for row in self.history if "train_loss" in row]
-        if len(losses) >= 2 and losses[-1] - losses[0] > 1e3 * max(1.0, abs(losses[0])):
+        initial = getattr(self, "_initial_loss_", None)
+        final = self.history[-1].get("train_loss") if self.history else None
+        if initial is None or final is None:
+            return
+        if final - initial > 1e3 * max(1.0, abs(initial)):
             warnings.warn(
-                f"The train loss grew from {losses[0]:.3g} to {losses[-1]:.3g} during "
-                "training: the optimisation is unstable. Lower `lr` or scale the "
-                "input (StandardScaler, MinMaxScaler).",
+                f"The train loss grew from {initial:.3g} (before the first step) "
+                f"to {final:.3g} during training: the optimisation is unstable. "
+                "Lower `lr` or scale the input (StandardScaler, MinMaxScaler).",
                 RuntimeWarning,
                 stacklevel=2,
             )
