@@ -705,44 +705,51 @@ class BaseVAE(BaseEstimator):
         return tags
 
 
-def common_parameters_doc(estimator_class) -> str:
-    """The shared parameter docs, with the defaults read from ``__init__``.
-
-    Reading them from the signature keeps the documented defaults true when either
-    estimator's defaults change.
-    """
-    defaults = {
+def signature_defaults(estimator_class) -> dict[str, str]:
+    """Each ``__init__`` default as the docstrings write it: ``"auto"``, ``0.1``."""
+    return {
         name: f'"{parameter.default}"'
         if isinstance(parameter.default, str)
-        else parameter.default
+        else repr(parameter.default)
         for name, parameter in inspect.signature(
             estimator_class.__init__
         ).parameters.items()
+        if parameter.kind is inspect.Parameter.KEYWORD_ONLY
     }
-    return COMMON_PARAMETERS_DOC.format(
-        **defaults,
-        max_steps=estimator_class._auto_max_steps,
+
+
+def fill_parameter_docs(estimator_class) -> None:
+    """Fill the class docstring's ``{common}`` and every ``{default}``.
+
+    Every default a docstring states is read from the signature, so the documented
+    defaults stay true when either estimator's defaults change.
+    """
+    defaults = signature_defaults(estimator_class)
+    auto = dict(
+        max_steps=f"{estimator_class._auto_max_steps:,}",
         patience_steps=estimator_class._auto_patience_steps,
     )
+    common = COMMON_PARAMETERS_DOC.format(**defaults, **auto)
+    estimator_class.__doc__ = estimator_class.__doc__.format(common=common, **defaults)
 
 
 # Shared by both estimators' docstrings (inserted with str.format), so the two
 # parameter lists cannot drift apart.
 COMMON_PARAMETERS_DOC = """\
-    hidden_layer_sizes : sequence of int or None, default=None
+    hidden_layer_sizes : sequence of int or None, default={hidden_layer_sizes}
         Encoder widths, first to last; the decoder mirrors them. None picks two
         layers about ``2 * n_features`` and ``n_features`` wide (16 to 256).
     activation : {{"relu", "leaky_relu", "elu", "gelu", "selu", "tanh", "sigmoid"}}, \
-default="relu"
+default={activation}
         Hidden-layer activation.
-    batch_norm : bool, default=False
+    batch_norm : bool, default={batch_norm}
         Batch normalisation after each encoder layer.
-    dropout : float in [0, 1), default=0.0
+    dropout : float in [0, 1), default={dropout}
         Dropout probability after each encoder activation.
-    output_activation : {{"auto", "identity", "sigmoid"}}, default="auto"
+    output_activation : {{"auto", "identity", "sigmoid"}}, default={output_activation}
         Decoder output: "identity" suits standardized data, "sigmoid" data in
         [0, 1]; "auto" picks sigmoid when the training data lie in [0, 1].
-    noise_model : {{"auto", "feature", "shared", "fixed"}}, default="{noise_model}"
+    noise_model : {{"auto", "feature", "shared", "fixed"}}, default={noise_model}
         The decoder's likelihood p(x|z), a Gaussian around the decoded point:
         "feature" learns one noise variance per feature (a linear decoder then
         gives factor analysis), "shared" one variance for all features
@@ -770,41 +777,41 @@ default="relu"
         See :class:`skvae.callbacks.KLAnnealing`.
     lr : float > 0, default={lr}
         Adam learning rate.
-    batch_size : int or "auto", default="auto"
+    batch_size : int or "auto", default={batch_size}
         Rows per training step; "auto" is a power of two near ``sqrt(n_samples)``,
         between 16 and 512.
     max_epochs : int >= 1 or "auto", default={max_epochs}
         Upper bound on the passes over the training data. "auto" counts
         optimisation steps instead, which is what decides how far training gets:
-        the epochs that make about {max_steps:,} steps of ``batch_size_`` rows
+        the epochs that make about {max_steps} steps of ``batch_size_`` rows
         (many epochs on a few hundred rows, one or two on a million).
     early_stopping : bool, default={early_stopping}
         Hold out ``validation_fraction`` of the rows and stop when their loss has not
         improved by ``tol`` (relative) for ``n_iter_no_change`` epochs, restoring the
         best weights. Data too small to split are not held out; the training loss is
         watched instead.
-    validation_fraction : float in (0, 1), default=0.1
+    validation_fraction : float in (0, 1), default={validation_fraction}
         Share of the rows held out for early stopping.
     n_iter_no_change : int >= 1 or "auto", default={n_iter_no_change}
         Patience of early stopping, in epochs; the learning rate is halved after half
         as many epochs without improvement. "auto" is the epochs of about
         {patience_steps} optimisation steps, and at least 5.
-    tol : float >= 0, default=1e-4
+    tol : float >= 0, default={tol}
         Relative improvement of the monitored loss that counts as progress.
-    reduce_lr_on_plateau : bool, default=True
+    reduce_lr_on_plateau : bool, default={reduce_lr_on_plateau}
         Halve the learning rate when the monitored loss stalls (ReduceLROnPlateau).
-    callbacks : list of skorch callbacks or (name, callback) tuples, default=None
+    callbacks : list of skorch callbacks or (name, callback) tuples, default={callbacks}
         Extra skorch callbacks. A tuple whose name is "kl_annealing",
         "early_stopping" or "lr_scheduler" replaces that default callback.
-    warm_start : bool, default=False
+    warm_start : bool, default={warm_start}
         When True and already fitted, ``fit`` trains the current weights for
         ``max_epochs`` more epochs instead of starting afresh; ``history_`` and
         ``n_iter_`` go on counting, the Adam state and learning-rate schedule
         restart. If the number of features or the network's layers changed,
         ``fit`` starts afresh.
-    device : {{"cpu", "cuda", "auto"}} or torch.device, default="cpu"
+    device : {{"cpu", "cuda", "auto"}} or torch.device, default={device}
         Where training and inference run; "auto" takes a GPU when torch sees one.
-    random_state : int, RandomState instance or None, default=None
+    random_state : int, RandomState instance or None, default={random_state}
         Seeds weight initialisation, shuffling, the validation split and the
         reparameterisation noise. The caller's global torch and numpy random
         states are left as they were: None takes a fresh seed from the operating

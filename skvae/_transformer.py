@@ -12,7 +12,7 @@ from sklearn.base import (
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import _FLOAT_DTYPES, BaseVAE, common_parameters_doc
+from ._base import _FLOAT_DTYPES, BaseVAE, fill_parameter_docs
 from ._checks import check_numeric_array
 
 
@@ -25,7 +25,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
 
     Parameters
     ----------
-    n_components : int >= 1, default=2
+    n_components : int >= 1, default={n_components}
         Dimension of the latent space.
 {common}
 
@@ -274,6 +274,4 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         return tags
 
 
-VAETransformer.__doc__ = VAETransformer.__doc__.format(
-    common=common_parameters_doc(VAETransformer)
-)
+fill_parameter_docs(VAETransformer)
