@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from skvae import VAEOutlierDetector, VAETransformer  # noqa: E402
-from skvae._loss import VAELoss, kl_divergence, reconstruction_error  # noqa: E402
+from skvae._loss import VAELoss, gaussian_nll, kl_divergence  # noqa: E402
 from skvae._module import VAEModule  # noqa: E402
 from skvae.datasets import make_anomaly_data  # noqa: E402
 
@@ -101,10 +101,55 @@ def floor_score(module: VAEModule, X: torch.Tensor, batch: int = 8192) -> torch.
         for start in range(0, len(X), batch):
             xb = X[start : start + batch]
             mean, log_var = module.encode(xb)
-            out[start : start + len(xb)] = reconstruction_error(
-                module.decode(mean), xb
+            out[start : start + len(xb)] = gaussian_nll(
+                module.decode(mean), xb, module.noise_log_variance()
             ) + kl_divergence(mean, log_var)
     return out
+
+
+def onnx_scoring(model, X_big: np.ndarray, repeats: int, say) -> float | None:
+    """onnxruntime running the exported detector (skvae.onnx) against skvae's own
+    ``score_samples``, both on one thread; returns the time ratio ort / skvae."""
+    try:
+        import onnxruntime as ort
+        from skl2onnx import to_onnx
+
+        import skvae.onnx  # noqa: F401  (registers the converters)
+    except ImportError:
+        say("\nonnxruntime: not installed (pip install 'skvae[onnx]'); section skipped")
+        return None
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    onx = to_onnx(
+        model, X_big[:1], options={VAEOutlierDetector: {"score_samples": True}}
+    )
+    session = ort.InferenceSession(
+        onx.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
+    (check,) = session.run(["score_samples"], {"X": X_big[:1000]})
+    expected = model.score_samples(X_big[:1000])
+    np.testing.assert_allclose(
+        check[:, 0], expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max()
+    )
+
+    def ort_batched(batch: int = 8192):
+        for start in range(0, len(X_big), batch):
+            session.run(["score_samples"], {"X": X_big[start : start + batch]})
+
+    t_ort, t_ort_batched, t_skvae = best_of(
+        repeats,
+        lambda: session.run(["score_samples"], {"X": X_big}),
+        ort_batched,
+        lambda: model.score_samples(X_big),
+    )
+    say(
+        f"\nonnxruntime {ort.__version__} (1 thread), exported detector, score_samples "
+        f"of {len(X_big):,} x {X_big.shape[1]}: one call {t_ort:.2f} s, 8,192-row "
+        f"calls {t_ort_batched:.2f} s; skvae {t_skvae:.2f} s "
+        f"({len(X_big) / min(t_ort, t_ort_batched):,.0f} vs "
+        f"{len(X_big) / t_skvae:,.0f} rows/s)"
+    )
+    return min(t_ort, t_ort_batched) / t_skvae
 
 
 def verdict(ratio: float, target: float, higher_is_better: bool = False) -> str:
@@ -153,6 +198,11 @@ def main() -> None:
         "--quick", action="store_true", help="smaller scaling grid (no n=1e6 x 1000)"
     )
     parser.add_argument(
+        "--onnx-only",
+        action="store_true",
+        help="only the onnxruntime scoring section (needs the onnx extra)",
+    )
+    parser.add_argument(
         "--check-defaults",
         action="store_true",
         help="also time check_estimator at default settings (minutes)",
@@ -180,6 +230,15 @@ def main() -> None:
     X_full = np.vstack([X_train, X_test])
     X_full_t = torch.from_numpy(X_full)
     rows = []
+
+    if args.onnx_only:
+        X_big = np.random.default_rng(1).random(
+            (SCORING_ROWS, X_full.shape[1]), dtype=np.float32
+        )
+        ratio = onnx_scoring(reference_detector().fit(X_full), X_big, args.repeats, say)
+        if ratio is not None:
+            say(f"score 1M rows: onnxruntime / skvae = {ratio:.3f}")
+        return
 
     # -- fit ------------------------------------------------------------------
     skvae_model = {}
@@ -235,6 +294,12 @@ def main() -> None:
         f"scoring memory: peak extra RSS {memory['extra_mib']:.1f} MiB for an output "
         f"of {memory['output_mib']:.1f} MiB (input {X_big.nbytes / 2**20:.0f} MiB)"
     )
+
+    onnx_ratio = onnx_scoring(model, X_big, args.repeats, say)
+    if onnx_ratio is not None:
+        rows.append(
+            ("score 1M rows: onnxruntime / skvae", onnx_ratio, "(info)", "info")
+        )
 
     # -- levers -------------------------------------------------------------------
     say("\nlevers (each measured here, best of the repeats):")

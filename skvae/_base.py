@@ -42,7 +42,7 @@ BASE_PARAMETER_CONSTRAINTS: dict = {
     "batch_norm": ["boolean"],
     "dropout": [Interval(Real, 0.0, 1.0, closed="left")],
     "output_activation": [StrOptions({"auto", "identity", "sigmoid"})],
-    "noise_model": [StrOptions(set(NOISE_MODELS))],
+    "noise_model": [StrOptions({"auto", *NOISE_MODELS})],
     "beta": [Interval(Real, 0.0, None, closed="left")],
     "trim_fraction": [Interval(Real, 0.0, 1.0, closed="left")],
     "kl_warmup_epochs": [
@@ -82,6 +82,32 @@ def auto_hidden_layer_sizes(n_features: int, n_components: int) -> tuple[int, in
     first = int(np.clip(2 * n_features, 16, 256))
     second = int(np.clip(n_features, max(8, n_components), 128))
     return first, second
+
+
+# Above this many features "auto" shares one noise variance among them.
+MAX_FEATURES_FOR_FEATURE_NOISE = 100
+
+
+def resolve_noise_model(noise_model: str, n_features: int) -> str:
+    """``noise_model="auto"``: a variance per feature up to 100 features, else one.
+
+    Per-feature variances weigh each feature by how well the decoder predicts it,
+    which is what makes a robust Gaussian (MCD) strong on tables of a few dozen
+    features. With hundreds of features and a latent space of at most 10
+    dimensions, the decoder explains only a few features well, and per-feature
+    weights would concentrate the score on those few; one shared variance
+    (probabilistic PCA's noise model) weighs the many redundant features of
+    embeddings alike.
+
+    Examples
+    --------
+    >>> from skvae._base import resolve_noise_model
+    >>> resolve_noise_model("auto", 20), resolve_noise_model("auto", 512)
+    ('feature', 'shared')
+    """
+    if noise_model != "auto":
+        return noise_model
+    return "feature" if n_features <= MAX_FEATURES_FOR_FEATURE_NOISE else "shared"
 
 
 def epochs_for_steps(n_steps: int, n_rows: int, batch_size: int) -> int:
@@ -329,7 +355,8 @@ class BaseVAE(BaseEstimator):
             batch_norm=self.batch_norm,
             dropout=self.dropout,
             output_activation=output_activation,
-            noise_model=self.noise_model,
+            noise_model=resolve_noise_model(self.noise_model, n_features),
+            trim_fraction=self.trim_fraction,
         )
         dtype = _TORCH_DTYPES[X.dtype]
         module = (
@@ -369,6 +396,7 @@ class BaseVAE(BaseEstimator):
         self.n_components_ = n_components
         self.hidden_layer_sizes_ = hidden
         self.output_activation_ = output_activation
+        self.noise_model_ = module.noise_model
         self.batch_size_ = batch_size
         self.seed_ = seed
         self.history_ = net.history
@@ -557,16 +585,19 @@ default="relu"
     output_activation : {{"auto", "identity", "sigmoid"}}, default="auto"
         Decoder output: "identity" suits standardized data, "sigmoid" data in
         [0, 1]; "auto" picks sigmoid when the training data lie in [0, 1].
-    noise_model : {{"feature", "shared", "fixed"}}, default="{noise_model}"
+    noise_model : {{"auto", "feature", "shared", "fixed"}}, default="{noise_model}"
         The decoder's likelihood p(x|z), a Gaussian around the decoded point:
         "feature" learns one noise variance per feature (a linear decoder then
         gives factor analysis), "shared" one variance for all features
         (probabilistic PCA in the linear case), "fixed" uses variance 1/2 for every
-        feature, so the loss is the plain squared error (skvae 0.1). Learned
-        variances keep latent dimensions in use that a too-large fixed noise
-        would switch off, and weigh each feature by how well it can be predicted.
-        They are bounded below by 1% of each feature's training variance, because
-        a Gaussian likelihood whose variance may reach 0 has no maximum.
+        feature, so the loss is the plain squared error (skvae 0.1); "auto" is
+        "feature" up to 100 features and "shared" above. Learned variances are the
+        maximum-likelihood value of each training batch (the calibrated decoder
+        of the sigma-VAE), estimated from the rows ``trim_fraction`` keeps; they
+        keep latent dimensions in use that a too-large fixed noise would switch
+        off, and weigh each feature by how well it can be predicted. They are
+        bounded below by 1% of each feature's training variance, because a
+        Gaussian likelihood whose variance may reach 0 has no maximum.
     beta : float >= 0, default={beta}
         Weight of the KL divergence between the posterior q(z|x) and the N(0, I)
         prior in the loss ``reconstruction + beta * KL``. Larger values give a

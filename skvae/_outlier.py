@@ -80,6 +80,8 @@ default="elbo"
         Encoder widths used.
     output_activation_ : str
         Decoder output activation used.
+    noise_model_ : str
+        Decoder noise model used, with "auto" resolved.
     batch_size_ : int
         Training batch size used.
     n_features_in_ : int
@@ -145,7 +147,7 @@ default="elbo"
         batch_norm: bool = False,
         dropout: float = 0.0,
         output_activation: str = "auto",
-        noise_model: str = "feature",
+        noise_model: str = "auto",
         beta: float = 1.0,
         trim_fraction: float = 0.2,
         kl_warmup_epochs="auto",

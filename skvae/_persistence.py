@@ -37,7 +37,7 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.history import History
 
 from ._base import make_generators, resolve_device
-from ._module import ACTIVATIONS, OUTPUT_ACTIVATIONS, VAEModule
+from ._module import ACTIVATIONS, NOISE_MODELS, OUTPUT_ACTIVATIONS, VAEModule
 from ._net import VAENet
 from ._outlier import VAEOutlierDetector
 from ._transformer import VAETransformer
@@ -114,6 +114,12 @@ def _output_activation(value, name):
     return value
 
 
+def _noise_model(value, name):
+    if value not in NOISE_MODELS:
+        raise _bad_file(f"{name} must be one of {sorted(NOISE_MODELS)}")
+    return value
+
+
 class FittedAttribute(NamedTuple):
     """How one fitted attribute is written to and read from the JSON header."""
 
@@ -131,6 +137,7 @@ FITTED_ATTRIBUTES: dict[str, FittedAttribute] = {
     "n_components_": FittedAttribute(int, _positive_int),
     "hidden_layer_sizes_": FittedAttribute(lambda v: [int(s) for s in v], _sizes),
     "output_activation_": FittedAttribute(str, _output_activation),
+    "noise_model_": FittedAttribute(str, _noise_model),
     "batch_size_": FittedAttribute(int, _positive_int),
     "n_iter_": FittedAttribute(int, _count),
     "seed_": FittedAttribute(int, _count),
@@ -234,7 +241,8 @@ def _module_params(estimator) -> dict:
         batch_norm=estimator.batch_norm,
         dropout=estimator.dropout,
         output_activation=estimator.output_activation_,
-        noise_model=estimator.noise_model,
+        noise_model=estimator.noise_model_,
+        trim_fraction=estimator.trim_fraction,
     )
 
 
@@ -503,6 +511,7 @@ def _module_params_from(header: dict, estimator) -> tuple[dict, torch.dtype]:
         "dropout",
         "output_activation",
         "noise_model",
+        "trim_fraction",
         "dtype",
     }
     _expect_keys(section, keys, "module")

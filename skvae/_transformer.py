@@ -49,6 +49,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         Encoder widths used.
     output_activation_ : str
         Decoder output activation used.
+    noise_model_ : str
+        Decoder noise model used, with "auto" resolved.
     batch_size_ : int
         Training batch size used.
     n_features_in_ : int
@@ -91,7 +93,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         batch_norm: bool = False,
         dropout: float = 0.0,
         output_activation: str = "auto",
-        noise_model: str = "feature",
+        noise_model: str = "auto",
         beta: float = 1.0,
         trim_fraction: float = 0.0,
         kl_warmup_epochs: int = 10,
