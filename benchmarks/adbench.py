@@ -165,6 +165,13 @@ def make_models(seed: int, kind: str, n_features: int, pyod_vae: bool) -> dict:
     k = linear_k(n_features)
     models = {
         SKVAE: (VAEOutlierDetector(random_state=seed), _negated_score_samples),
+        # The learned noise (per feature up to 100 features, shared above): the
+        # candidate that won the choose part and did not carry over to the confirm
+        # part; shown, not ranked.
+        "skvae (noise_model='auto')": (
+            VAEOutlierDetector(noise_model="auto", random_state=seed),
+            _negated_score_samples,
+        ),
         "IsolationForest": (IsolationForest(random_state=seed), _negated_score_samples),
     }
     if kind == "classical":  # too slow at 512 features
