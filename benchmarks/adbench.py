@@ -197,6 +197,15 @@ def make_models(seed: int, kind: str, n_features: int, pyod_vae: bool) -> dict:
     return models
 
 
+def timed_fit(model, X) -> float:
+    """Fit ``model`` on ``X`` with warnings silenced; return the seconds it took."""
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X)
+    return time.perf_counter() - start
+
+
 def dataset_path(data_dir: Path, kind: str, name: str) -> Path:
     sub = data_dir / "embeddings" if kind == "embeddings" else data_dir
     return sub / f"{name}.npz"
@@ -242,11 +251,7 @@ def evaluate_dataset(part, split, kind, name, X, y, seeds, pyod_vae) -> list[dic
             error, fit_time = "", np.nan
             variants = [(label, None)]
             try:
-                start = time.perf_counter()
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    model.fit(X_train)
-                fit_time = time.perf_counter() - start
+                fit_time = timed_fit(model, X_train)
             except Exception as exc:  # a crash is a result: record it, go on
                 error = f"fit: {type(exc).__name__}: {exc}"
                 traceback.print_exc()
@@ -425,11 +430,7 @@ def evaluate_robustness(data_dir: Path, names) -> list[dict]:
             auc = ap = fit_time = np.nan
             finite, error = False, ""
             try:
-                start = time.perf_counter()
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    model.fit(X_train)
-                fit_time = time.perf_counter() - start
+                fit_time = timed_fit(model, X_train)
                 auc, ap, finite = _metrics(y_test, -model.score_samples(X_test))
             except Exception as exc:
                 error = f"{type(exc).__name__}: {exc}"
