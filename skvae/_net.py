@@ -491,8 +491,11 @@ def rows_as_tensor(rows, dtype: torch.dtype) -> torch.Tensor:
     if isinstance(rows, torch.Tensor):
         return rows.to(dtype)
     np_dtype = torch.empty(0, dtype=dtype).numpy().dtype
-    if rows.flags.writeable:
-        rows = np.ascontiguousarray(rows, dtype=np_dtype)
-    else:
-        rows = np.array(rows, dtype=np_dtype, order="C")
+    # float64 values beyond float32's range become inf, as torch's cast makes them;
+    # the caller reports the non-finite outputs that follow.
+    with np.errstate(over="ignore"):
+        if rows.flags.writeable:
+            rows = np.ascontiguousarray(rows, dtype=np_dtype)
+        else:
+            rows = np.array(rows, dtype=np_dtype, order="C")
     return torch.from_numpy(rows)
