@@ -22,6 +22,7 @@ from skorch.history import History
 
 from ._checks import narrowing_overflow_error, validate_numeric_data
 from ._loss import (
+    SeededDraws,
     negative_elbo,
     negative_log_reconstruction_probability,
     reconstruction_nll,
@@ -650,14 +651,16 @@ class BaseVAE(BaseEstimator):
         batch it is scored in, and repeated calls agree without touching the
         caller's random state. Memory does not grow with ``n_draws``.
         """
-        module_dtype = self._module_dtype()
-        generator = torch.Generator().manual_seed(self.seed_)
-        eps = torch.randn(
-            (n_draws, self.n_components_), generator=generator, dtype=module_dtype
+        draws = SeededDraws(
+            self.seed_,
+            n_draws,
+            self.n_components_,
+            self._module_dtype(),
+            device=self.net_.device,
         )
 
         def per_sample(module, x):
-            return negative_log_reconstruction_probability(module, x, eps.to(x.device))
+            return negative_log_reconstruction_probability(module, x, draws)
 
         return self._map(X, per_sample, None, out_dtype)
 
