@@ -178,3 +178,23 @@ def test_signature_checked_before_reading(blobs):
     data = _bytes(VAETransformer(max_epochs=2, random_state=0).fit(blobs))
     with pytest.raises(ValueError, match="SHA-256|tensor data"):
         _load(data[:-1] + bytes([data[-1] ^ 1]))
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda h, name: h[name].update(shape=[float(s) for s in h[name]["shape"]]),
+        lambda h, name: h[name].update(dtype="F16"),
+        lambda h, name: h[name].update(data_offsets=[0, 10**15]),
+        lambda h, name: h.update({"module.extra": dict(h[name])}),
+    ],
+    ids=["float shape", "dtype", "offsets", "extra tensor"],
+)
+def test_malformed_tensor_headers_raise_value_error(edit, blobs):
+    data = _bytes(VAETransformer(max_epochs=2, random_state=0).fit(blobs))
+    (n,) = struct.unpack_from("<Q", data)
+    header = json.loads(data[8 : 8 + n])
+    edit(header, next(k for k in header if k.startswith("module.")))
+    raw = json.dumps(header).encode()
+    with pytest.raises(ValueError, match="Not a valid skvae model"):
+        _load(struct.pack("<Q", len(raw)) + raw + data[8 + n :])
