@@ -212,18 +212,19 @@ def _read_header(file) -> tuple[dict, dict, int]:
     """The safetensors header and skvae's metadata, read with a size limit and
     checked before any tensor byte is read; also the data section's length."""
     prefix = file.read(8)
-    if prefix.startswith(_OLD_MAGIC[:6]) or prefix[:1] == b"\x80":
-        hint = (
+    if prefix.startswith(_OLD_MAGIC[:6]):
+        raise _bad_file(
             "it was written by skvae 0.1's own format; load it with skvae 0.1 and "
             "save it again"
-            if prefix.startswith(_OLD_MAGIC[:6])
-            else "it looks like a pickle: skvae.load never unpickles"
         )
-        raise _bad_file(hint)
     if len(prefix) < 8:
         raise _bad_file(f"it is truncated to {len(prefix)} bytes")
     (length,) = struct.unpack("<Q", prefix)
     if not 2 <= length <= MAX_HEADER_BYTES:
+        # A header length's first byte may be 0x80 too, so a pickle's opcode is
+        # only named when the prefix is no header length.
+        if prefix[:1] == b"\x80":
+            raise _bad_file("it looks like a pickle: skvae.load never unpickles")
         raise _bad_file(
             f"its header length {length} is not between 2 and {MAX_HEADER_BYTES}"
         )

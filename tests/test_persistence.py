@@ -81,7 +81,11 @@ def _assert_same(a, b):
 @pytest.mark.parametrize("pickled_first", [False, True])
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_save_load_then_partial_fit_is_bit_identical(Estimator, pickled_first, blobs):
-    original = Estimator(max_epochs=4, random_state=0).fit(blobs)
+    # Learned noise variances and a trimmed likelihood, so the module's buffers
+    # (feature_var, running_noise_var) and trim_fraction matter.
+    original = Estimator(
+        max_epochs=4, noise_model="feature", trim_fraction=0.1, random_state=0
+    ).fit(blobs)
     if pickled_first:
         # Pickling must neither change nor share the original's training state.
         unpickled = pickle.loads(pickle.dumps(original))
@@ -102,6 +106,9 @@ def test_save_load_then_partial_fit_is_bit_identical(Estimator, pickled_first, b
     for copy in copies:
         np.testing.assert_array_equal(_out(copy, blobs), _out(original, blobs))
         _assert_same(_training_state(copy), expected)
+        assert copy.noise_model_ == original.noise_model_
+        assert copy.net_.module_.noise_model == original.net_.module_.noise_model
+        assert copy.net_.module_.trim_fraction == original.trim_fraction
 
 
 def test_partial_fit_after_fit_uses_every_row_and_no_early_stopping(blobs):
@@ -198,3 +205,16 @@ def test_malformed_tensor_headers_raise_value_error(edit, blobs):
     raw = json.dumps(header).encode()
     with pytest.raises(ValueError, match="Not a valid skvae model"):
         _load(struct.pack("<Q", len(raw)) + raw + data[8 + n :])
+
+
+def test_a_header_length_starting_with_a_pickle_opcode_still_loads(blobs):
+    # 0x80 opens every pickle, and is the first byte of a header 128 bytes long
+    # modulo 256: such a file must load, not be taken for a pickle.
+    vae = VAETransformer(max_epochs=2, random_state=0).fit(blobs)
+    data = _bytes(vae)
+    (n,) = struct.unpack_from("<Q", data)
+    padding = (0x80 - n) % 256 or 256
+    raw = data[8 : 8 + n] + b" " * padding  # JSON allows trailing spaces
+    padded = struct.pack("<Q", len(raw)) + raw + data[8 + n :]
+    assert padded[:1] == b"\x80"
+    np.testing.assert_array_equal(_load(padded).transform(blobs), vae.transform(blobs))
