@@ -196,6 +196,23 @@ def to_tensor(X: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(X)
 
 
+def _training_copy(callback):
+    """A copy of ``callback`` to train with, or the callback itself.
+
+    Callbacks keep state during training; copies keep the user's untouched. One that
+    holds an operating-system resource (TensorBoard's SummaryWriter, a logger's
+    run) cannot be copied and is used as given, as skorch itself does.
+    """
+    try:
+        return (
+            clone(callback)
+            if hasattr(callback, "get_params")
+            else copy.deepcopy(callback)
+        )
+    except (TypeError, RuntimeError):
+        return callback
+
+
 def _check_hidden_layer_sizes(estimator, value):
     sizes = tuple(value)
     if not sizes or not all(
@@ -280,12 +297,7 @@ class BaseVAE(BaseEstimator):
                     "subclass of skorch.callbacks.Callback that calls it from the "
                     "hook it needs (e.g. on_epoch_end)."
                 )
-            # Callbacks keep state during training; copies keep the user's untouched.
-            callback = (
-                clone(callback)
-                if hasattr(callback, "get_params")
-                else copy.deepcopy(callback)
-            )
+            callback = _training_copy(callback)
             if isinstance(callback, EarlyStopping) and not early_stopping:
                 continue  # partial_fit streams: no early stopping
             if name is None:
@@ -465,6 +477,7 @@ class BaseVAE(BaseEstimator):
             ),
             device=device,
             verbose=self.verbose,
+            **{f"module__{key}": value for key, value in module.init_params.items()},
         )
 
     def _export_net(self, net) -> dict:

@@ -193,6 +193,19 @@ class VAEModule(nn.Module):
             )
         self.noise_model = noise_model
         self.trim_fraction = trim_fraction
+        # The arguments this module was built with, which the net also receives as
+        # its module__ parameters (see VAENet.initialized_instance).
+        self.init_params = dict(
+            n_features=n_features,
+            n_components=n_components,
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            batch_norm=batch_norm,
+            dropout=dropout,
+            output_activation=output_activation,
+            noise_model=noise_model,
+            trim_fraction=trim_fraction,
+        )
         widths = [n_features, *hidden_layer_sizes]
         self.encoder = _mlp(widths, activation, batch_norm, dropout)
         self.mean = nn.Linear(widths[-1], n_components)

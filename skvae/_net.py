@@ -279,6 +279,16 @@ class VAENet(NeuralNet):
         # which averages per-batch rows, is not needed by default.
         return [("epoch_timer", EpochTimer()), ("print_log", PrintLog())]
 
+    def initialized_instance(self, instance_or_cls, kwargs):
+        # The module is built seeded, outside skorch, and its construction
+        # arguments are passed as module__ parameters too, so callbacks that read
+        # them (InputShapeSetter(param_name="n_features")) see the right values.
+        # skorch would rebuild an instance whenever module__ parameters exist,
+        # with fresh, unseeded weights: keep it while they are unchanged.
+        if kwargs and kwargs == getattr(instance_or_cls, "init_params", None):
+            return instance_or_cls
+        return super().initialized_instance(instance_or_cls, kwargs)
+
     def get_dataset(self, X, y=None):
         if isinstance(X, TensorRows):
             return X

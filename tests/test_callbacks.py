@@ -157,9 +157,8 @@ def _skorch_callbacks(tmp_path):
         "Freezer": cbs.Freezer("encoder.*"),
         "GradientNormClipping": cbs.GradientNormClipping(1.0),
         "Initializer": cbs.Initializer("mean.bias", torch.nn.init.zeros_),
-        "InputShapeSetter": "skvae sizes the module from X itself; InputShapeSetter "
-        "would rebuild the module from module__ keyword arguments, which the "
-        "seeded builder does not take",
+        # skvae's module takes the input width as n_features.
+        "InputShapeSetter": cbs.InputShapeSetter(param_name="n_features"),
         "LRScheduler(StepLR, batch)": cbs.LRScheduler(
             torch.optim.lr_scheduler.StepLR, step_size=3, step_every="batch"
         ),
@@ -183,8 +182,7 @@ def _skorch_callbacks(tmp_path):
         "PrintLog": cbs.PrintLog(),
         "ProgressBar": cbs.ProgressBar(),
         "SacredLogger": "needs a Sacred experiment run (external service)",
-        "TensorBoard": "needs tensorboard's SummaryWriter (not installed; an "
-        "external tool)",
+        "TensorBoard": _tensorboard(tmp_path),
         "TrainEndCheckpoint": cbs.TrainEndCheckpoint(
             dirname=str(tmp_path / "end"), f_pickle=None
         ),
@@ -193,6 +191,17 @@ def _skorch_callbacks(tmp_path):
         # A scheduler policy, not a callback: it is used through LRScheduler.
         "WarmRestartLR": cbs.LRScheduler(cbs.WarmRestartLR, step_every="batch"),
     }
+
+
+def _tensorboard(tmp_path):
+    """TensorBoard writing into ``tmp_path``, or why it cannot run here."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return "needs the tensorboard package (the dev extra installs it)"
+    from skorch.callbacks import TensorBoard
+
+    return TensorBoard(SummaryWriter(str(tmp_path / "tensorboard")))
 
 
 def _callback_cases():
