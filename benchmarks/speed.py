@@ -209,12 +209,14 @@ def small_data(say, repeats: int) -> list[tuple]:
     rows = []
     say("\nsmall data (defaults, 1 torch thread):")
 
-    def checks(estimator):
+    def checks(estimator, on_fail="raise"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            check_estimator(estimator)
+            check_estimator(estimator, on_fail=on_fail)
 
-    (t_iforest,) = best_of(1, lambda: checks(IsolationForest()))
+    # IsolationForest fails one sample-weight check in some scikit-learn versions:
+    # it is timed all the same (on_fail=None runs every check and records results).
+    (t_iforest,) = best_of(1, lambda: checks(IsolationForest(), on_fail=None))
     for estimator in (VAETransformer(), VAEOutlierDetector()):
         (t_checks,) = best_of(1, lambda e=estimator: checks(e))
         ratio = t_checks / t_iforest
