@@ -42,8 +42,23 @@ def as_row_outputs(output) -> tuple:
     return tuple(output[:3])
 
 
+class SilentPrintLog(PrintLog):
+    """skorch's :class:`~skorch.callbacks.PrintLog` that formats nothing it would
+    not print.
+
+    skorch's own builds the epoch's table even at ``verbose=0`` and then drops it;
+    on small data that formatting costs more than the epoch's training steps. A
+    sink other than ``print`` still gets every row, as in skorch.
+    """
+
+    def on_epoch_end(self, net, **kwargs):
+        if self.sink is print and not net.verbose:
+            return
+        super().on_epoch_end(net, **kwargs)
+
+
 # Callbacks known to read no per-batch history row (exact types: a subclass may).
-_EPOCH_ONLY_CALLBACKS = (EpochTimer, PrintLog, EarlyStopping)
+_EPOCH_ONLY_CALLBACKS = (EpochTimer, PrintLog, SilentPrintLog, EarlyStopping)
 
 
 def is_streaming(net) -> bool:
@@ -277,7 +292,7 @@ class VAENet(NeuralNet):
         # The epoch losses (and their ``*_best`` flags) are recorded by
         # run_single_epoch from the loss terms, so skorch's PassthroughScoring,
         # which averages per-batch rows, is not needed by default.
-        return [("epoch_timer", EpochTimer()), ("print_log", PrintLog())]
+        return [("epoch_timer", EpochTimer()), ("print_log", SilentPrintLog())]
 
     def initialized_instance(self, instance_or_cls, kwargs):
         # The module is built seeded, outside skorch, and its construction
@@ -314,6 +329,20 @@ class VAENet(NeuralNet):
         # The loss before the first step of this call: what a diverging run is
         # measured against (its first epoch's mean may already be huge).
         self._initial_loss_ = None
+        # Lowest loss so far per prefix, for the "*_best" flags: read from the
+        # history once here, then kept up to date (rereading it every epoch is
+        # quadratic in the epochs, which small data run by the thousand).
+        self._lowest_loss_ = {
+            prefix: min(
+                (
+                    row[prefix + "_loss"]
+                    for row in self.history
+                    if prefix + "_loss" in row
+                ),
+                default=math.inf,
+            )
+            for prefix in ("train", "valid")
+        }
 
     def on_batch_begin(self, net, batch=None, training=False, **kwargs):
         if self._batch_rows_:
@@ -424,13 +453,10 @@ class VAENet(NeuralNet):
         if training and not self._weights_finite():
             self._raise_diverged("network's weights")
         # As skorch's PassthroughScoring records them, "*_best" included.
-        previous = [
-            row[prefix + "_loss"]
-            for row in self.history[:-1]
-            if prefix + "_loss" in row
-        ]
+        lowest = self._lowest_loss_[prefix]
         self.history.record(prefix + "_loss", loss)
-        self.history.record(prefix + "_loss_best", not previous or loss < min(previous))
+        self.history.record(prefix + "_loss_best", loss < lowest)
+        self._lowest_loss_[prefix] = min(lowest, loss)
         self.history.record(prefix + "_reconstruction", reconstruction)
         self.history.record(prefix + "_kl", kl)
         if training:
