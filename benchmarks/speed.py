@@ -277,7 +277,7 @@ def small_data(say, repeats: int) -> list[tuple]:
             "Wine held-out MSE: VAETransformer",
             mse_vae,
             "<= 0.378",
-            verdict(mse_vae, 0.378),
+            verdict(round(mse_vae, 3), 0.378),
         )
     )
 
