@@ -19,7 +19,7 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import EarlyStopping, LRScheduler
 
-from ._checks import narrowing_overflow_error, validate_numeric_data
+from ._checks import narrowing_overflow_error
 from ._loss import (
     negative_elbo,
     negative_log_reconstruction_probability,
@@ -27,6 +27,7 @@ from ._loss import (
 )
 from ._module import ACTIVATIONS, NOISE_MODELS, VAEModule
 from ._net import TrainingDivergedError, VAENet, ValidationSplit
+from ._tabular import module_layout, numeric_variance, validate_table
 from ._warm_start import continue_training, reusable_module
 from .callbacks import KLAnnealing
 
@@ -65,6 +66,7 @@ BASE_PARAMETER_CONSTRAINTS: dict = {
     "device": [str, torch.device],
     "random_state": ["random_state"],
     "verbose": ["verbose"],
+    "categorical_features": ["array-like", StrOptions({"from_dtype"}), None],
 }
 
 
@@ -275,7 +277,7 @@ class BaseVAE(BaseEstimator):
     def _fit(self, X):
         # A failed (re)fit must leave no usable model behind, not a stale or NaN one.
         previous_net = self.__dict__.pop("net_", None)
-        X = validate_numeric_data(self, X, dtype=_FLOAT_DTYPES, order="C")
+        X = self._validate_table(X, reset=True)
         self._train_new_net(X, epochs=None, previous_net=previous_net)
         return X
 
@@ -289,9 +291,7 @@ class BaseVAE(BaseEstimator):
         if not isinstance(epochs, Integral) or isinstance(epochs, bool) or epochs < 1:
             raise ValueError(f"epochs must be an int >= 1, got {epochs!r}.")
         first_call = not hasattr(self, "net_")
-        X = validate_numeric_data(
-            self, X, dtype=_FLOAT_DTYPES, order="C", reset=first_call
-        )
+        X = self._validate_table(X, reset=first_call)
         if first_call:
             self._train_new_net(X, epochs=epochs)
             return X
@@ -313,14 +313,20 @@ class BaseVAE(BaseEstimator):
         ``partial_fit`` call. With ``warm_start``, ``previous_net``'s weights are
         trained further when the architecture still fits."""
         n_samples, n_features = X.shape
-        n_components = self._resolve_n_components(n_features)
+        self.module_layout_ = module_layout(self.table_encoder_, X)
+        n_components = self._resolve_n_components(self.n_features_in_)
         if self.hidden_layer_sizes is None:
             hidden = auto_hidden_layer_sizes(n_features, n_components)
         else:
             hidden = _check_hidden_layer_sizes(self, self.hidden_layer_sizes)
         output_activation = self.output_activation
         if output_activation == "auto":
-            in_unit_interval = X.min() >= 0.0 and X.max() <= 1.0
+            numeric = X[:, : self.module_layout_["n_features"]]
+            in_unit_interval = (
+                self.table_encoder_ is None
+                and np.nanmin(numeric) >= 0.0
+                and np.nanmax(numeric) <= 1.0
+            )
             output_activation = "sigmoid" if in_unit_interval else "identity"
         batch_size = (
             auto_batch_size(n_samples) if self.batch_size == "auto" else self.batch_size
@@ -358,6 +364,7 @@ class BaseVAE(BaseEstimator):
             noise_model=resolve_noise_model(self.noise_model, n_features),
             trim_fraction=self.trim_fraction,
         )
+        module_params.update(self.module_layout_)
         dtype = _TORCH_DTYPES[X.dtype]
         module = (
             reusable_module(previous_net, module_params, dtype, device)
@@ -370,7 +377,11 @@ class BaseVAE(BaseEstimator):
                 device=device, dtype=dtype
             )
             with np.errstate(over="ignore"):  # huge inputs: diverge clearly later
-                module.set_feature_variance(torch.from_numpy(np.var(X, axis=0)))
+                module.set_feature_variance(
+                    torch.from_numpy(
+                        numeric_variance(X, self.module_layout_["n_features"])
+                    )
+                )
         module.set_generator(noise_generator)
         net = VAENet(
             module,
@@ -412,8 +423,15 @@ class BaseVAE(BaseEstimator):
         """Validate ``X`` and return it as a tensor in the module's dtype, with the
         dtype the output should have (that of ``X``)."""
         check_is_fitted(self)
-        X = validate_numeric_data(self, X, dtype=_FLOAT_DTYPES, order="C", reset=False)
+        X = self._validate_table(X, reset=False)
         return self._as_module_tensor(X), X.dtype
+
+    def _validate_table(self, X, reset: bool) -> np.ndarray:
+        """Validated input as the network's float matrix (see
+        :func:`skvae._tabular.validate_table`)."""
+        return validate_table(
+            self, X, reset=reset, dtype=_FLOAT_DTYPES, order="C"
+        )
 
     def _as_module_tensor(self, X: np.ndarray) -> torch.Tensor:
         module_dtype = next(self.net_.module_.parameters()).dtype
@@ -475,12 +493,15 @@ class BaseVAE(BaseEstimator):
     def _reconstruction(
         self, X_tensor, out_dtype, per_feature: bool = False
     ) -> np.ndarray:
-        return self._map(
+        error = self._map(
             X_tensor,
             lambda m, x: reconstruction_nll(m, x, per_feature=per_feature),
             self.n_features_in_ if per_feature else None,
             out_dtype,
         )
+        if per_feature and self.table_encoder_ is not None:
+            error = self.table_encoder_.to_original_order(error)
+        return error
 
     def _negative_elbo(self, X_tensor, out_dtype) -> np.ndarray:
         return self._map(X_tensor, negative_elbo, None, out_dtype)
@@ -544,7 +565,7 @@ class BaseVAE(BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
+        tags.input_tags.allow_nan = True
         return tags
 
 
@@ -572,6 +593,20 @@ def common_parameters_doc(estimator_class) -> str:
 # Shared by both estimators' docstrings (inserted with str.format), so the two
 # parameter lists cannot drift apart.
 COMMON_PARAMETERS_DOC = """\
+    categorical_features : "from_dtype", array-like of int, bool or str, or None, \
+default="from_dtype"
+        Which columns are categorical, as in
+        :class:`~sklearn.ensemble.HistGradientBoostingClassifier`: "from_dtype"
+        takes the ``category``, ``object``, ``string`` and ``bool`` columns of a
+        DataFrame (none of an array); or column indices, a boolean mask, or column
+        names; None for none. Categorical columns are one-hot encoded inside and
+        modelled by a softmax head (cross-entropy in the likelihood); with them, the
+        numeric columns are standardized inside. A category not seen in ``fit`` is
+        treated as a missing cell (as ``OneHotEncoder(handle_unknown="ignore")``
+        encodes it: no category). At most 1000 categories per column. Missing
+        cells (NaN, ``None``, ``pd.NA``) are accepted everywhere: the likelihood
+        covers the observed cells, scaled to the full row, and when the training
+        data had missing cells the encoder also gets the observed mask.
     hidden_layer_sizes : sequence of int or None, default=None
         Encoder widths, first to last; the decoder mirrors them. None picks two
         layers about ``2 * n_features`` and ``n_features`` wide (16 to 256).

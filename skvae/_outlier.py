@@ -164,6 +164,7 @@ default="elbo"
         device="cpu",
         random_state=None,
         verbose: int = 0,
+        categorical_features="from_dtype",
     ):
         self.contamination = contamination
         self.score_method = score_method
@@ -191,6 +192,7 @@ default="elbo"
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.categorical_features = categorical_features
 
     def _resolve_n_components(self, n_features: int) -> int:
         if self.n_components == "auto":
