@@ -1,5 +1,6 @@
 """skvae: variational autoencoders for scikit-learn users."""
 
+from ._imputer import VAEImputer
 from ._net import TrainingDivergedError
 from ._outlier import VAEOutlierDetector
 from ._persistence import load, save
@@ -7,6 +8,7 @@ from ._transformer import VAETransformer
 
 __all__ = [
     "TrainingDivergedError",
+    "VAEImputer",
     "VAEOutlierDetector",
     "VAETransformer",
     "load",
