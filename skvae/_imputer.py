@@ -40,8 +40,10 @@ class VAEImputer(TransformerMixin, BaseVAE):
     add_indicator : bool, default=False
         Append a 0/1 column per feature that had missing cells in ``fit`` (as
         :class:`~sklearn.impute.MissingIndicator` with ``features="missing-only"``).
-    n_iter : int >= 0, default=5
-        Pseudo-Gibbs passes through the VAE when filling missing cells.
+    n_iter : int >= 0, default=3
+        Passes through the VAE when filling missing cells (0: the decoder's
+        output at the prior mean, a model-based column mean). Only a model fitted
+        on complete data changes after the first pass.
     n_components : int >= 1 or "auto", default="auto"
         Dimension of the latent space; "auto" is ``min(max(1, n_features // 2), 10)``.
 {common}
@@ -100,7 +102,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
         *,
         missing_values=np.nan,
         add_indicator: bool = False,
-        n_iter: int = 5,
+        n_iter: int = 3,
         n_components="auto",
         hidden_layer_sizes=None,
         activation: str = "relu",

@@ -380,7 +380,7 @@ def validate_table(estimator, X, *, reset: bool, standardize: bool = False, **kw
                     f"Column {empty[0]} of X has no observed value (all NaN); drop it."
                 )
             estimator.table_encoder_ = (
-                TableEncoder(is_categorical, standardize=True).fit(X)
+                TableEncoder(np.zeros(X.shape[1], dtype=bool), standardize=True).fit(X)
                 if standardize
                 else None
             )
