@@ -20,8 +20,11 @@ demo: $(BIN)/.installed
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest
 
-# Detection (ADBench, ../shared/datasets/adbench) and compression quality against
-# IsolationForest, PyOD's VAE (when installed) and PCA; writes benchmarks/results/.
+# Detection (ADBench, ../shared/datasets/adbench: classical and embedding sets, choose
+# and confirm parts, 3 seeds, plus the wide and large sets) against IsolationForest,
+# PyOD's MCD, KNN, ECOD and VAE, PCA reconstruction and the FactorAnalysis/PCA
+# likelihoods; compression against PCA at n_components 2 and 5; the issue-11 TARGETS
+# block. 1 thread; writes benchmarks/results/. A smoke run: benchmarks/adbench.py --quick
 bench-quality: $(BIN)/.installed
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	$(BIN)/python benchmarks/adbench.py --robustness

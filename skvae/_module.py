@@ -282,7 +282,9 @@ class VAEModule(nn.Module):
         variance = torch.as_tensor(variance).to(self.feature_var).clamp_min(tiny)
         with torch.no_grad():
             self.feature_var.copy_(variance)
-            self.running_noise_var.copy_(variance)
+            # Shared noise starts, as it goes on, with one value for all features.
+            start = variance if self.noise_model != "shared" else variance.mean()
+            self.running_noise_var.copy_(start.expand_as(variance))
         return self
 
     generator: torch.Generator | None = None

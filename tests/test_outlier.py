@@ -111,4 +111,4 @@ def test_grid_search_without_labels(anomalies):
     assert np.all(np.isfinite(scores))
     assert grid.best_score_ == scores.max()
     # The held-out ELBO is a likelihood: it tells the settings apart.
-    assert np.ptp(scores) > 1.0
+    assert np.ptp(scores) > 0.1
