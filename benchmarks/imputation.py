@@ -99,7 +99,9 @@ def hide_cells(frame: pd.DataFrame, share: float, seed: int):
     hidden = observed & (rng.rand(*frame.shape) < share)
     holey = frame.copy()
     for j, column in enumerate(frame.columns):
-        holey.loc[hidden[:, j], column] = None if frame[column].dtype == object else np.nan
+        holey.loc[hidden[:, j], column] = (
+            None if frame[column].dtype == object else np.nan
+        )
     return holey, hidden
 
 
@@ -133,7 +135,9 @@ def imputation_errors(truth, filled, hidden, numeric, categorical):
         if not rows.any():
             continue
         if c in numeric:
-            diff = (filled[c].to_numpy(float)[rows] - truth[c].to_numpy(float)[rows]) / std[c]
+            diff = (
+                filled[c].to_numpy(float)[rows] - truth[c].to_numpy(float)[rows]
+            ) / std[c]
             squared.extend(diff**2)
         else:
             correct.extend(filled[c].to_numpy()[rows] == truth[c].to_numpy()[rows])
@@ -200,12 +204,17 @@ def detection_part(seeds, max_rows):
         if loaded is None:
             continue
         frame, label = loaded
-        is_anomaly = (label == 2).to_numpy() if name == "german" else (
-            label.astype(str).str.startswith(">50K").to_numpy()
+        is_anomaly = (
+            (label == 2).to_numpy()
+            if name == "german"
+            else (label.astype(str).str.startswith(">50K").to_numpy())
         )
         if len(frame) > max_rows:
             keep = np.random.RandomState(0).choice(len(frame), max_rows, replace=False)
-            frame, is_anomaly = frame.iloc[keep].reset_index(drop=True), is_anomaly[keep]
+            frame, is_anomaly = (
+                frame.iloc[keep].reset_index(drop=True),
+                is_anomaly[keep],
+            )
         for seed in seeds:
             X, y = odds_subsample(frame, is_anomaly, share, seed)
             candidates = {
@@ -221,7 +230,9 @@ def detection_part(seeds, max_rows):
                             "cat",
                             make_pipeline(
                                 SimpleImputer(strategy="most_frequent"),
-                                OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                                OneHotEncoder(
+                                    handle_unknown="ignore", sparse_output=False
+                                ),
                             ),
                             make_column_selector(dtype_include=object),
                         ),

@@ -429,9 +429,7 @@ class BaseVAE(BaseEstimator):
     def _validate_table(self, X, reset: bool) -> np.ndarray:
         """Validated input as the network's float matrix (see
         :func:`skvae._tabular.validate_table`)."""
-        return validate_table(
-            self, X, reset=reset, dtype=_FLOAT_DTYPES, order="C"
-        )
+        return validate_table(self, X, reset=reset, dtype=_FLOAT_DTYPES, order="C")
 
     def _as_module_tensor(self, X: np.ndarray) -> torch.Tensor:
         module_dtype = next(self.net_.module_.parameters()).dtype

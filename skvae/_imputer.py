@@ -318,6 +318,4 @@ class VAEImputer(TransformerMixin, BaseVAE):
         return tags
 
 
-VAEImputer.__doc__ = VAEImputer.__doc__.format(
-    common=common_parameters_doc(VAEImputer)
-)
+VAEImputer.__doc__ = VAEImputer.__doc__.format(common=common_parameters_doc(VAEImputer))

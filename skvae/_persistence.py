@@ -129,7 +129,39 @@ class FittedAttribute(NamedTuple):
     only_for: tuple[str, ...] | None = None
 
 
+def _plain_layout(layout):
+    if layout["cardinalities"] or layout["missing_input"]:
+        raise ValueError(
+            "skvae.save does not store models fitted on tables with categorical "
+            "columns or missing cells yet; pickle the estimator (or use skops) "
+            "instead."
+        )
+    return {"n_features": int(layout["n_features"])}
+
+
+def _layout(value, name):
+    if not isinstance(value, dict) or set(value) != {"n_features"}:
+        raise _bad_file(f"{name} must be an object with n_features")
+    return dict(
+        n_features=_positive_int(value["n_features"], name),
+        cardinalities=(),
+        missing_input=False,
+    )
+
+
+def _no_table(value):
+    if value is not None:
+        _plain_layout({"cardinalities": (1,), "missing_input": False})
+
+
+def _table(value, name):
+    if value is not None:
+        raise _bad_file(f"{name} must be null")
+
+
 FITTED_ATTRIBUTES: dict[str, FittedAttribute] = {
+    "module_layout_": FittedAttribute(_plain_layout, _layout),
+    "table_encoder_": FittedAttribute(_no_table, _table),
     "n_features_in_": FittedAttribute(int, _positive_int),
     "feature_names_in_": FittedAttribute(
         lambda v: [str(s) for s in v], _names, required=False

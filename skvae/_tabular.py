@@ -57,7 +57,14 @@ def resolve_categorical(X, categorical_features) -> np.ndarray:
         if _is_dataframe(X):
             for j, dtype in enumerate(X.dtypes):
                 kind = getattr(dtype, "name", str(dtype))
-                mask[j] = kind in ("category", "object", "string", "str", "bool", "boolean")
+                mask[j] = kind in (
+                    "category",
+                    "object",
+                    "string",
+                    "str",
+                    "bool",
+                    "boolean",
+                )
         return mask
     values = np.asarray(categorical_features)
     if values.size == 0:
@@ -168,9 +175,7 @@ class TableEncoder:
         return f"{names[j]!r}" if names is not None else f"{j}"
 
     def fit(self, X) -> TableEncoder:
-        self.column_names_ = (
-            [str(c) for c in X.columns] if _is_dataframe(X) else None
-        )
+        self.column_names_ = [str(c) for c in X.columns] if _is_dataframe(X) else None
         self.dtypes_ = list(X.dtypes) if _is_dataframe(X) else None
         self.categories_ = []
         for j in self.categorical_index:
@@ -229,9 +234,9 @@ class TableEncoder:
             columns = X.iloc[:, self.numeric_index]
             try:
                 return np.asarray(
-                    columns.apply(
-                        lambda c: pd.to_numeric(c, errors="raise")
-                    ).astype(np.float64),
+                    columns.apply(lambda c: pd.to_numeric(c, errors="raise")).astype(
+                        np.float64
+                    ),
                     dtype=np.float64,
                 ).reshape(len(X), -1)
             except (ValueError, TypeError) as exc:
@@ -260,10 +265,7 @@ class TableEncoder:
             column = np.asarray(_column(X, j), dtype=object)
             lookup = {value: k for k, value in enumerate(categories.tolist())}
             codes = np.array(
-                [
-                    -1 if _is_missing(v) else lookup.get(v, -1)
-                    for v in column.tolist()
-                ],
+                [-1 if _is_missing(v) else lookup.get(v, -1) for v in column.tolist()],
                 dtype=np.int64,
             )
             block = np.zeros((n_rows, len(categories)))
@@ -277,7 +279,9 @@ class TableEncoder:
         masks = [~np.isnan(encoded[:, : self.n_numeric])]
         start = self.n_numeric
         for size in self.cardinalities:
-            masks.append(encoded[:, start : start + size].sum(axis=1, keepdims=True) > 0)
+            masks.append(
+                encoded[:, start : start + size].sum(axis=1, keepdims=True) > 0
+            )
             start += size
         return np.hstack(masks)
 

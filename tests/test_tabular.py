@@ -38,9 +38,9 @@ def table():
 @pytest.fixture(scope="module")
 def detector(table):
     # One latent dimension: colour cannot be encoded apart from the numbers.
-    return VAEOutlierDetector(
-        contamination=0.05, n_components=1, random_state=0
-    ).fit(table)
+    return VAEOutlierDetector(contamination=0.05, n_components=1, random_state=0).fit(
+        table
+    )
 
 
 def test_categorical_features_forms_agree(table):
@@ -190,3 +190,19 @@ def test_table_encoder_round_trip():
     ]
     back = encoder.inverse_transform(np.nan_to_num(encoded), as_frame=True)
     assert back["n"].tolist()[:2] == [1.0, 2.0] and back["c"][0] == "b"
+
+
+def test_pickle_keeps_categories_and_save_says_what_to_do(table, detector, tmp_path):
+    import pickle
+
+    import skvae
+
+    restored = pickle.loads(pickle.dumps(detector))
+    assert restored.table_encoder_.categories_[1].tolist() == ["A", "B", "C"]
+    np.testing.assert_array_equal(
+        restored.score_samples(table.iloc[:20]), detector.score_samples(table.iloc[:20])
+    )
+    with pytest.raises(
+        ValueError, match="categorical columns or missing cells.*pickle"
+    ):
+        skvae.save(detector, tmp_path / "model.skvae")
