@@ -285,6 +285,7 @@ def _to_bytes(estimator) -> bytes:
         raise TypeError(
             f"skvae.save stores {' and '.join(ESTIMATORS)} objects, not {name}."
         )
+    _plain_layout(estimator.module_layout_)
     module = estimator.net_.module_
     module_params = _module_params(estimator)
     if not same_architecture(module, module_params):
