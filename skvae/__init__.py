@@ -1,12 +1,13 @@
 """skvae: variational autoencoders for scikit-learn users."""
 
 from ._imputer import VAEImputer
-from ._net import TrainingDivergedError
 from ._outlier import VAEOutlierDetector
-from ._persistence import load, save
+from ._persistence import SKOPS_TRUSTED, load, save
 from ._transformer import VAETransformer
+from .exceptions import TrainingDivergedError
 
 __all__ = [
+    "SKOPS_TRUSTED",
     "TrainingDivergedError",
     "VAEImputer",
     "VAEOutlierDetector",

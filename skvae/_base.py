@@ -17,19 +17,30 @@ from sklearn.utils._param_validation import (
     StrOptions,
 )
 from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import EarlyStopping, LRScheduler
+from skorch.callbacks import Callback, EarlyStopping, LRScheduler, ProgressBar
+from skorch.history import History
 
 from ._checks import narrowing_overflow_error
 from ._loss import (
+    SeededDraws,
     negative_elbo,
     negative_log_reconstruction_probability,
     reconstruction_nll,
 )
 from ._module import ACTIVATIONS, NOISE_MODELS, VAEModule
-from ._net import TrainingDivergedError, VAENet, ValidationSplit
-from ._tabular import module_layout, numeric_variance, validate_table
+from ._net import VAENet, ValidationSplit, is_streaming
+from ._state import best_epoch, check_net_state, json_safe, plain_value
+from ._tabular import (
+    check_layout,
+    encoder_from_state,
+    encoder_state,
+    module_layout,
+    numeric_variance,
+    validate_table,
+)
 from ._warm_start import continue_training, reusable_module
 from .callbacks import KLAnnealing
+from .exceptions import TrainingDivergedError
 
 _FLOAT_DTYPES = (np.float64, np.float32)
 _TORCH_DTYPES = {
@@ -140,6 +151,13 @@ def resolve_device(device) -> torch.device:
             f"device={device!r} is not a torch device; use 'cpu', 'cuda', 'cuda:N' "
             "or 'auto'."
         ) from exc
+    if resolved.type not in ("cpu", "cuda"):
+        # Other backends (mps, xla, meta...) lack the seeded generators and fused
+        # kernels skvae relies on; torch's own error would come later and say less.
+        raise ValueError(
+            f"device={device!r} is not supported: skvae trains on 'cpu', 'cuda', "
+            "'cuda:N' or 'auto' (a CUDA GPU when there is one, else the CPU)."
+        )
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(
             f"device={device!r} was requested but torch sees no CUDA GPU; use "
@@ -257,17 +275,28 @@ class BaseVAE(BaseEstimator):
                 patience=max(1, self.n_iter_no_change_ // 2),
                 factor=0.5,
             )
+        if self.verbose >= 2:
+            named["progress_bar"] = ProgressBar()
         unnamed = []
         for callback in self.callbacks or []:
             name, callback = (
                 callback if isinstance(callback, tuple) else (None, callback)
             )
+            if not isinstance(callback, Callback):
+                raise TypeError(
+                    f"callbacks must hold skorch Callback instances or (name, "
+                    f"Callback) tuples, got {callback!r}. Wrap a function in a "
+                    "subclass of skorch.callbacks.Callback that calls it from the "
+                    "hook it needs (e.g. on_epoch_end)."
+                )
             # Callbacks keep state during training; copies keep the user's untouched.
             callback = (
                 clone(callback)
                 if hasattr(callback, "get_params")
                 else copy.deepcopy(callback)
             )
+            if isinstance(callback, EarlyStopping) and not early_stopping:
+                continue  # partial_fit streams: no early stopping
             if name is None:
                 unnamed.append(callback)
             else:
@@ -275,8 +304,11 @@ class BaseVAE(BaseEstimator):
         return list(named.items()) + unnamed
 
     def _fit(self, X):
-        # A failed (re)fit must leave no usable model behind, not a stale or NaN one.
+        # A failed (re)fit must leave no usable model behind, not a stale or NaN
+        # one, and no fitted attribute (n_features_in_, history_...) of the last.
         previous_net = self.__dict__.pop("net_", None)
+        for name in [k for k in vars(self) if k.endswith("_") and k[0] != "_"]:
+            delattr(self, name)
         X = self._validate_table(X, reset=True)
         self._train_new_net(X, epochs=None, previous_net=previous_net)
         return X
@@ -286,7 +318,9 @@ class BaseVAE(BaseEstimator):
 
         The first call builds the network from this chunk (its size, range and dtype
         settle the "auto" choices) and trains on all of it: a chunk is too small a
-        view of the data for early stopping, so none is done.
+        view of the data for early stopping, so none is done. After ``fit``, the
+        net is rebuilt for streaming (no validation split, no early stopping),
+        keeping the weights, Adam state, learning rate, history and generators.
         """
         if not isinstance(epochs, Integral) or isinstance(epochs, bool) or epochs < 1:
             raise ValueError(f"epochs must be an int >= 1, got {epochs!r}.")
@@ -295,6 +329,15 @@ class BaseVAE(BaseEstimator):
         if first_call:
             self._train_new_net(X, epochs=epochs)
             return X
+        if self.batch_norm and len(X) < 2:
+            raise ValueError(
+                "batch_norm=True needs at least 2 rows in every training batch, but "
+                f"this partial_fit chunk has {len(X)} row(s). Pass larger chunks, or "
+                "refit with batch_norm=False."
+            )
+        if not is_streaming(self.net_):
+            self.net_ = self._import_net(self._export_net(self.net_))
+            self.history_ = self.net_.history
         net = self.net_
         # The shuffling and noise generators carry on from the last call, so a
         # stream is reproducible for the same sequence of chunks.
@@ -339,9 +382,7 @@ class BaseVAE(BaseEstimator):
             if early_stopping
             else 0
         )
-        validate = n_valid > 0
         self._resolve_schedule(n_samples - n_valid, batch_size)
-        monitor = "valid_loss" if validate else "train_loss"
         n_train = n_samples - n_valid
         if self.batch_norm and min(n_train, batch_size) < 2:
             raise ValueError(
@@ -349,70 +390,217 @@ class BaseVAE(BaseEstimator):
                 f"{n_train} training row(s) and batch_size={batch_size}. Use "
                 "batch_norm=False, a batch_size >= 2 or more samples."
             )
-        X_tensor = to_tensor(X).to(device)
-        init_generator, shuffle_generator, noise_generator = make_generators(
-            seed, device
-        )
-        module_params = dict(
-            n_features=n_features,
-            n_components=n_components,
-            hidden_layer_sizes=hidden,
-            activation=self.activation,
-            batch_norm=self.batch_norm,
-            dropout=self.dropout,
-            output_activation=output_activation,
-            noise_model=resolve_noise_model(self.noise_model, n_features),
-            trim_fraction=self.trim_fraction,
-        )
-        module_params.update(self.module_layout_)
+        self.n_components_ = n_components
+        self.hidden_layer_sizes_ = hidden
+        self.output_activation_ = output_activation
+        self.noise_model_ = resolve_noise_model(self.noise_model, n_features)
+        self.batch_size_ = batch_size
+        self.seed_ = seed
         dtype = _TORCH_DTYPES[X.dtype]
         module = (
-            reusable_module(previous_net, module_params, dtype, device)
+            reusable_module(previous_net, self._module_params(), dtype, device)
             if self.warm_start
             else None
         )
         warm = module is not None
         if not warm:
-            module = VAEModule.seeded(init_generator, **module_params).to(
-                device=device, dtype=dtype
-            )
+            init_generator, _, _ = make_generators(seed, device)
+            module = self._build_module(init_generator, dtype).to(device)
             with np.errstate(over="ignore"):  # huge inputs: diverge clearly later
                 module.set_feature_variance(
                     torch.from_numpy(
                         numeric_variance(X, self.module_layout_["n_features"])
                     )
                 )
-        module.set_generator(noise_generator)
-        net = VAENet(
-            module,
-            beta=self.beta,
-            trim_fraction=self.trim_fraction,
-            lr=self.lr,
-            max_epochs=self.max_epochs_,
-            batch_size=batch_size,
-            iterator_train__generator=shuffle_generator,
-            train_split=ValidationSplit(self.validation_fraction, seed)
-            if validate
-            else None,
-            callbacks=self._make_callbacks(monitor, early_stopping),
-            device=device,
-            verbose=self.verbose,
+        net = self._build_net(
+            module, early_stopping=early_stopping, validate=n_valid > 0, device=device
         )
+        X_tensor = to_tensor(X).to(device)
         if warm:
             continue_training(net, previous_net, X_tensor)
         elif epochs is None:
             net.fit(X_tensor)
         else:
             net.initialize().partial_fit(X_tensor, epochs=epochs)
-        self.n_components_ = n_components
-        self.hidden_layer_sizes_ = hidden
-        self.output_activation_ = output_activation
-        self.noise_model_ = module.noise_model
-        self.batch_size_ = batch_size
-        self.seed_ = seed
         self.history_ = net.history
         self.n_iter_ = len(net.history)
         self.net_ = net
+
+    @property
+    def best_epoch_(self) -> int | None:
+        """The epoch whose weights early stopping restored, or None."""
+        check_is_fitted(self)
+        return best_epoch(self.net_)
+
+    # -- the one builder: fit, partial_fit, warm start and load use it -------------
+
+    def _module_params(self) -> dict:
+        """The arguments of the fitted network's ``VAEModule``."""
+        layout = self.module_layout_
+        return dict(
+            n_features=layout["n_features"],
+            cardinalities=tuple(layout["cardinalities"]),
+            missing_input=layout["missing_input"],
+            n_components=self.n_components_,
+            hidden_layer_sizes=tuple(self.hidden_layer_sizes_),
+            activation=self.activation,
+            batch_norm=self.batch_norm,
+            dropout=self.dropout,
+            output_activation=self.output_activation_,
+            noise_model=self.noise_model_,
+            trim_fraction=self.trim_fraction,
+        )
+
+    def _build_module(self, generator, dtype, meta: bool = False):
+        """A new network for the fitted attributes, initialised from ``generator``
+        (on the "meta" device, allocating nothing, with ``meta=True``)."""
+        if meta:
+            with torch.device("meta"):
+                return VAEModule(**self._module_params()).to(dtype=dtype)
+        return VAEModule.seeded(generator, **self._module_params()).to(dtype=dtype)
+
+    def _build_net(
+        self, module, *, early_stopping: bool, validate: bool, device
+    ) -> VAENet:
+        """The skorch net training ``module``: the only place a net is built.
+
+        Its generators are seeded from ``seed_``; :meth:`_import_net` sets their
+        state when training goes on from a saved point.
+        """
+        _, shuffle_generator, noise_generator = make_generators(self.seed_, device)
+        module.set_generator(noise_generator)
+        return VAENet(
+            module,
+            beta=self.beta,
+            trim_fraction=self.trim_fraction,
+            lr=self.lr,
+            max_epochs=self.max_epochs_,
+            batch_size=self.batch_size_,
+            iterator_train__generator=shuffle_generator,
+            train_split=ValidationSplit(self.validation_fraction, self.seed_)
+            if validate
+            else None,
+            callbacks=self._make_callbacks(
+                "valid_loss" if validate else "train_loss", early_stopping
+            ),
+            device=device,
+            verbose=self.verbose,
+        )
+
+    def _export_net(self, net) -> dict:
+        """The net's whole training state as NumPy arrays and plain Python values:
+        weights and buffers, Adam's state and learning rate, generator states and
+        history. What pickle, skops and :func:`skvae.save` store."""
+        optimizer = net.optimizer_.state_dict()
+        n_params = len(list(net.module_.parameters()))
+        return {
+            "module": {
+                name: tensor.detach().cpu().numpy().copy()
+                for name, tensor in net.module_.state_dict().items()
+            },
+            "module_dtype": str(next(net.module_.parameters()).dtype).split(".")[-1],
+            "optimizer_state": [
+                {
+                    key: value.detach().cpu().numpy().copy()
+                    for key, value in optimizer["state"].get(index, {}).items()
+                }
+                for index in range(n_params)
+            ],
+            "optimizer_param_groups": [
+                {key: plain_value(value) for key, value in group.items()}
+                for group in optimizer["param_groups"]
+            ],
+            "generators": {
+                "shuffle": net.iterator_train__generator.get_state().numpy().copy(),
+                "noise": net.module_.generator.get_state().numpy().copy(),
+            },
+            "history": [json_safe(dict(row)) for row in net.history],
+            "best_epoch": best_epoch(net),
+        }
+
+    def _import_net(self, state: dict):
+        """A streaming net (no validation split, no early stopping) continuing
+        from ``state`` as :meth:`_export_net` wrote it, checked first against the
+        fitted attributes (:func:`skvae._state.check_net_state`)."""
+        device = resolve_device(self.device)
+        module_state, dtype = check_net_state(self, state)
+        module = self._build_module(None, dtype, meta=True).to_empty(device="cpu")
+        module.load_state_dict(module_state)
+        net = self._build_net(
+            module.to(device), early_stopping=False, validate=False, device=device
+        )
+        net.initialize()
+        net.history = History(state["history"])
+        net.best_epoch_ = state["best_epoch"]
+        groups = [dict(group) for group in state["optimizer_param_groups"]]
+        for group in groups:
+            if isinstance(group.get("betas"), list):
+                group["betas"] = tuple(group["betas"])
+        net.optimizer_.load_state_dict(
+            {
+                "state": {
+                    index: {
+                        key: torch.from_numpy(np.array(value)).to(device)
+                        for key, value in entry.items()
+                    }
+                    for index, entry in enumerate(state["optimizer_state"])
+                    if entry
+                },
+                "param_groups": groups,
+            }
+        )
+        for name, generator in (
+            ("shuffle", net.iterator_train__generator),
+            ("noise", net.module_.generator),
+        ):
+            saved = torch.from_numpy(np.array(state["generators"][name], np.uint8))
+            # A generator of another device type has another state size; it then
+            # restarts from seed_.
+            if saved.numel() == generator.get_state().numel():
+                generator.set_state(saved)
+        return net
+
+    def __getstate__(self):
+        # object.__getstate__ returns the instance's own __dict__: copy it.
+        state = dict(super().__getstate__())
+        state.pop("history_", None)
+        net = state.pop("net_", None)
+        if net is not None:
+            state["_net_state"] = self._export_net(net)
+        if state.get("table_encoder_") is not None:
+            try:
+                state["table_encoder_"] = encoder_state(state["table_encoder_"])
+            except TypeError:  # categories JSON cannot hold: pickle keeps them
+                pass
+        if "module_layout_" in state:
+            layout = state["module_layout_"]
+            state["module_layout_"] = dict(
+                layout, cardinalities=[int(c) for c in layout["cardinalities"]]
+            )
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        net_state = state.pop("_net_state", None)
+        if "module_layout_" in state:
+            n_features_in = state.get("n_features_in_")
+            if (
+                isinstance(n_features_in, bool)
+                or not isinstance(n_features_in, Integral)
+                or n_features_in < 1
+            ):
+                raise ValueError(
+                    "Not a valid skvae model: n_features_in_ must be an integer >= 1."
+                )
+            encoder = encoder_from_state(state.get("table_encoder_"), n_features_in)
+            state["table_encoder_"] = encoder
+            state["module_layout_"] = check_layout(
+                state["module_layout_"], encoder, n_features_in
+            )
+        super().__setstate__(state)
+        if net_state is not None:
+            self.net_ = self._import_net(net_state)
+            self.history_ = self.net_.history
 
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "net_")
@@ -420,25 +608,33 @@ class BaseVAE(BaseEstimator):
     # -- inference ---------------------------------------------------------------
 
     def _inference_input(self, X):
-        """Validate ``X`` and return it as a tensor in the module's dtype, with the
-        dtype the output should have (that of ``X``)."""
-        check_is_fitted(self)
-        X = self._validate_table(X, reset=False)
-        return self._as_module_tensor(X), X.dtype
+        """Validate ``X`` and return it with the dtype the output should have (that
+        of ``X``).
 
-    def _validate_table(self, X, reset: bool) -> np.ndarray:
+        ``X`` keeps its layout and float dtype (a read-only memmap stays one):
+        :meth:`_map` converts it batch by batch, never whole.
+        """
+        check_is_fitted(self)
+        X = self._validate_table(X, reset=False, order=None)
+        return X, X.dtype
+
+    def _validate_table(self, X, reset: bool, order: str | None = "C") -> np.ndarray:
         """Validated input as the network's float matrix (see
-        :func:`skvae._tabular.validate_table`)."""
-        return validate_table(self, X, reset=reset, dtype=_FLOAT_DTYPES, order="C")
+        :func:`skvae._tabular.validate_table`). Numeric arrays keep their layout
+        with ``order=None`` (inference converts them batch by batch); tables are
+        encoded into a new C-ordered array."""
+        return validate_table(self, X, reset=reset, dtype=_FLOAT_DTYPES, order=order)
 
     def _as_module_tensor(self, X: np.ndarray) -> torch.Tensor:
-        module_dtype = next(self.net_.module_.parameters()).dtype
-        return to_tensor(X).to(module_dtype)
+        return to_tensor(X).to(self._module_dtype())
 
-    def _map(self, X_tensor, fn, width: int | None, out_dtype) -> np.ndarray:
-        shape = (len(X_tensor),) if width is None else (len(X_tensor), width)
-        out = torch.empty(shape, dtype=X_tensor.dtype)
-        self.net_.map_batches(X_tensor, fn, out)
+    def _module_dtype(self) -> torch.dtype:
+        return next(self.net_.module_.parameters()).dtype
+
+    def _map(self, X, fn, width: int | None, out_dtype) -> np.ndarray:
+        shape = (len(X),) if width is None else (len(X), width)
+        out = torch.empty(shape, dtype=self._module_dtype())
+        self.net_.map_batches(X, fn, out)
         if not torch.isfinite(out).all():
             raise ValueError(
                 f"{type(self).__name__} produced NaN or infinite values: the input "
@@ -488,11 +684,9 @@ class BaseVAE(BaseEstimator):
         """
         return self._reconstruction(*self._inference_input(X), per_feature)
 
-    def _reconstruction(
-        self, X_tensor, out_dtype, per_feature: bool = False
-    ) -> np.ndarray:
+    def _reconstruction(self, X, out_dtype, per_feature: bool = False) -> np.ndarray:
         error = self._map(
-            X_tensor,
+            X,
             lambda m, x: reconstruction_nll(m, x, per_feature=per_feature),
             self.n_features_in_ if per_feature else None,
             out_dtype,
@@ -501,10 +695,10 @@ class BaseVAE(BaseEstimator):
             error = self.table_encoder_.to_original_order(error)
         return error
 
-    def _negative_elbo(self, X_tensor, out_dtype) -> np.ndarray:
-        return self._map(X_tensor, negative_elbo, None, out_dtype)
+    def _negative_elbo(self, X, out_dtype) -> np.ndarray:
+        return self._map(X, negative_elbo, None, out_dtype)
 
-    def _reconstruction_nll(self, X_tensor, out_dtype, n_draws: int) -> np.ndarray:
+    def _reconstruction_nll(self, X, out_dtype, n_draws: int) -> np.ndarray:
         """Monte-Carlo negative log reconstruction probability (An & Cho, 2015).
 
         The ``n_draws`` noise vectors come from a generator seeded with ``seed_``
@@ -512,16 +706,18 @@ class BaseVAE(BaseEstimator):
         batch it is scored in, and repeated calls agree without touching the
         caller's random state. Memory does not grow with ``n_draws``.
         """
-        module_dtype = next(self.net_.module_.parameters()).dtype
-        generator = torch.Generator().manual_seed(self.seed_)
-        eps = torch.randn(
-            (n_draws, self.n_components_), generator=generator, dtype=module_dtype
+        draws = SeededDraws(
+            self.seed_,
+            n_draws,
+            self.n_components_,
+            self._module_dtype(),
+            device=self.net_.device,
         )
 
         def per_sample(module, x):
-            return negative_log_reconstruction_probability(module, x, eps.to(x.device))
+            return negative_log_reconstruction_probability(module, x, draws)
 
-        return self._map(X_tensor, per_sample, None, out_dtype)
+        return self._map(X, per_sample, None, out_dtype)
 
     def score(self, X, y=None) -> float:
         """Mean evidence lower bound of ``X`` (higher is better).
@@ -552,8 +748,8 @@ class BaseVAE(BaseEstimator):
         >>> bool(vae.score(X) < -4 * 0.5 * np.log(2 * np.pi))  # N(0, I): about -5.7
         True
         """
-        X_tensor, _ = self._inference_input(X)
-        values = self._negative_elbo(X_tensor, np.float64)
+        X, _ = self._inference_input(X)
+        values = self._negative_elbo(X, np.float64)
         with np.errstate(over="ignore"):
             mean = np.mean(values)
         if not np.isfinite(mean):
@@ -567,32 +763,39 @@ class BaseVAE(BaseEstimator):
         return tags
 
 
-def common_parameters_doc(estimator_class) -> str:
-    """The shared parameter docs, with the defaults read from ``__init__``.
-
-    Reading them from the signature keeps the documented defaults true when either
-    estimator's defaults change.
-    """
-    defaults = {
+def signature_defaults(estimator_class) -> dict[str, str]:
+    """Each ``__init__`` default as the docstrings write it: ``"auto"``, ``0.1``."""
+    return {
         name: f'"{parameter.default}"'
         if isinstance(parameter.default, str)
-        else parameter.default
+        else repr(parameter.default)
         for name, parameter in inspect.signature(
             estimator_class.__init__
         ).parameters.items()
+        if parameter.kind is inspect.Parameter.KEYWORD_ONLY
     }
-    return COMMON_PARAMETERS_DOC.format(
-        **defaults,
-        max_steps=estimator_class._auto_max_steps,
+
+
+def fill_parameter_docs(estimator_class) -> None:
+    """Fill the class docstring's ``{common}`` and every ``{default}``.
+
+    Every default a docstring states is read from the signature, so the documented
+    defaults stay true when either estimator's defaults change.
+    """
+    defaults = signature_defaults(estimator_class)
+    auto = dict(
+        max_steps=f"{estimator_class._auto_max_steps:,}",
         patience_steps=estimator_class._auto_patience_steps,
     )
+    common = COMMON_PARAMETERS_DOC.format(**defaults, **auto)
+    estimator_class.__doc__ = estimator_class.__doc__.format(common=common, **defaults)
 
 
 # Shared by both estimators' docstrings (inserted with str.format), so the two
 # parameter lists cannot drift apart.
 COMMON_PARAMETERS_DOC = """\
     categorical_features : "from_dtype", array-like of int, bool or str, or None, \
-default="from_dtype"
+default={categorical_features}
         Which columns are categorical, as in
         :class:`~sklearn.ensemble.HistGradientBoostingClassifier`: "from_dtype"
         takes the ``category``, ``object``, ``string`` and ``bool`` columns of a
@@ -605,20 +808,20 @@ default="from_dtype"
         cells (NaN, ``None``, ``pd.NA``) are accepted everywhere: the likelihood
         covers the observed cells, scaled to the full row, and when the training
         data had missing cells the encoder also gets the observed mask.
-    hidden_layer_sizes : sequence of int or None, default=None
+    hidden_layer_sizes : sequence of int or None, default={hidden_layer_sizes}
         Encoder widths, first to last; the decoder mirrors them. None picks two
         layers about ``2 * n_features`` and ``n_features`` wide (16 to 256).
     activation : {{"relu", "leaky_relu", "elu", "gelu", "selu", "tanh", "sigmoid"}}, \
-default="relu"
+default={activation}
         Hidden-layer activation.
-    batch_norm : bool, default=False
+    batch_norm : bool, default={batch_norm}
         Batch normalisation after each encoder layer.
-    dropout : float in [0, 1), default=0.0
+    dropout : float in [0, 1), default={dropout}
         Dropout probability after each encoder activation.
-    output_activation : {{"auto", "identity", "sigmoid"}}, default="auto"
+    output_activation : {{"auto", "identity", "sigmoid"}}, default={output_activation}
         Decoder output: "identity" suits standardized data, "sigmoid" data in
         [0, 1]; "auto" picks sigmoid when the training data lie in [0, 1].
-    noise_model : {{"auto", "feature", "shared", "fixed"}}, default="{noise_model}"
+    noise_model : {{"auto", "feature", "shared", "fixed"}}, default={noise_model}
         The decoder's likelihood p(x|z), a Gaussian around the decoded point:
         "feature" learns one noise variance per feature (a linear decoder then
         gives factor analysis), "shared" one variance for all features
@@ -646,45 +849,46 @@ default="relu"
         See :class:`skvae.callbacks.KLAnnealing`.
     lr : float > 0, default={lr}
         Adam learning rate.
-    batch_size : int or "auto", default="auto"
+    batch_size : int or "auto", default={batch_size}
         Rows per training step; "auto" is a power of two near ``sqrt(n_samples)``,
         between 16 and 512.
     max_epochs : int >= 1 or "auto", default={max_epochs}
         Upper bound on the passes over the training data. "auto" counts
         optimisation steps instead, which is what decides how far training gets:
-        the epochs that make about {max_steps:,} steps of ``batch_size_`` rows
+        the epochs that make about {max_steps} steps of ``batch_size_`` rows
         (many epochs on a few hundred rows, one or two on a million).
     early_stopping : bool, default={early_stopping}
         Hold out ``validation_fraction`` of the rows and stop when their loss has not
         improved by ``tol`` (relative) for ``n_iter_no_change`` epochs, restoring the
         best weights. Data too small to split are not held out; the training loss is
         watched instead.
-    validation_fraction : float in (0, 1), default=0.1
+    validation_fraction : float in (0, 1), default={validation_fraction}
         Share of the rows held out for early stopping.
     n_iter_no_change : int >= 1 or "auto", default={n_iter_no_change}
         Patience of early stopping, in epochs; the learning rate is halved after half
         as many epochs without improvement. "auto" is the epochs of about
         {patience_steps} optimisation steps, and at least 5.
-    tol : float >= 0, default=1e-4
+    tol : float >= 0, default={tol}
         Relative improvement of the monitored loss that counts as progress.
-    reduce_lr_on_plateau : bool, default=True
+    reduce_lr_on_plateau : bool, default={reduce_lr_on_plateau}
         Halve the learning rate when the monitored loss stalls (ReduceLROnPlateau).
-    callbacks : list of skorch callbacks or (name, callback) tuples, default=None
+    callbacks : list of skorch callbacks or (name, callback) tuples, default={callbacks}
         Extra skorch callbacks. A tuple whose name is "kl_annealing",
         "early_stopping" or "lr_scheduler" replaces that default callback.
-    warm_start : bool, default=False
+    warm_start : bool, default={warm_start}
         When True and already fitted, ``fit`` trains the current weights for
         ``max_epochs`` more epochs instead of starting afresh; ``history_`` and
         ``n_iter_`` go on counting, the Adam state and learning-rate schedule
         restart. If the number of features or the network's layers changed,
         ``fit`` starts afresh.
-    device : {{"cpu", "cuda", "auto"}} or torch.device, default="cpu"
+    device : {{"cpu", "cuda", "auto"}} or torch.device, default={device}
         Where training and inference run; "auto" takes a GPU when torch sees one.
-    random_state : int, RandomState instance or None, default=None
+    random_state : int, RandomState instance or None, default={random_state}
         Seeds weight initialisation, shuffling, the validation split and the
         reparameterisation noise. The caller's global torch and numpy random
         states are left as they were: None takes a fresh seed from the operating
         system each fit (so ``np.random.seed`` does not make it repeatable; pass
         an int for that).
-    verbose : int, default=0
-        Print a table row per epoch when > 0."""
+    verbose : int, default={verbose}
+        1 prints a table row per epoch; 2 also shows skorch's ``ProgressBar``
+        over the batches of each epoch; 0 prints nothing."""

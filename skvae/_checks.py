@@ -12,8 +12,13 @@ from sklearn.utils.validation import check_array, validate_data
 def _explain_non_numeric():
     try:
         yield
-    except ValueError as exc:
-        if "could not convert" not in str(exc):
+    except (TypeError, ValueError) as exc:
+        # NumPy's message for text it cannot parse, and for string dtypes (pandas
+        # and NumPy StringDType, categories of strings) it cannot cast.
+        message = str(exc)
+        if "could not convert" not in message and not (
+            "cast" in message.lower() and "str" in message.lower()
+        ):
             raise
         raise ValueError(
             f"X must hold numbers only ({exc}). Name categorical columns in "

@@ -10,7 +10,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
-from ._base import _FLOAT_DTYPES, BaseVAE, common_parameters_doc
+from ._base import _FLOAT_DTYPES, BaseVAE, fill_parameter_docs
 from ._tabular import _is_dataframe, validate_table
 
 
@@ -173,14 +173,14 @@ class VAEImputer(TransformerMixin, BaseVAE):
         X[X == self.missing_values] = np.nan
         return X
 
-    def _validate_table(self, X, reset: bool) -> np.ndarray:
+    def _validate_table(self, X, reset: bool, order: str | None = "C") -> np.ndarray:
         return validate_table(
             self,
             self._as_nan(X),
             reset=reset,
             standardize=True,
             dtype=_FLOAT_DTYPES,
-            order="C",
+            order=order,
         )
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -243,9 +243,8 @@ class VAEImputer(TransformerMixin, BaseVAE):
         check_is_fitted(self)
         encoded = self._validate_table(X, reset=False)
         encoder = self.table_encoder_
-        X_tensor = self._as_module_tensor(encoded)
         filled = self._map(
-            X_tensor,
+            encoded,
             lambda m, x: m.fill_missing(x, self.n_iter),
             encoded.shape[1],
             np.float64,
@@ -318,4 +317,4 @@ class VAEImputer(TransformerMixin, BaseVAE):
         return tags
 
 
-VAEImputer.__doc__ = VAEImputer.__doc__.format(common=common_parameters_doc(VAEImputer))
+fill_parameter_docs(VAEImputer)

@@ -215,8 +215,9 @@ def negative_log_reconstruction_probability(
     """``-log((1/L) sum_l p(x | z_l))``, ``z_l = mean + std * eps_l`` (An & Cho 2015).
 
     ``eps`` holds the ``L`` standard-normal draws, one row each, shared by every
-    sample. The log-sum-exp is accumulated draw by draw (a running maximum and a
-    rescaled sum), so memory is one batch of reconstructions whatever ``L``.
+    sample: a tensor, or a :class:`SeededDraws` that generates them in blocks. The
+    log-sum-exp is accumulated draw by draw (a running maximum and a rescaled sum),
+    so memory is one batch of reconstructions whatever ``L``.
     """
     mean, log_var = module.encode(x)
     std = torch.exp(0.5 * log_var)
@@ -235,6 +236,54 @@ def negative_log_reconstruction_probability(
         )
         running_max = new_max
     return math.log(len(eps)) - (running_max + running_sum.log())
+
+
+# Draws generated at a time: bounds the memory of the draws whatever ``n_draws``.
+DRAW_BLOCK = 1024
+
+
+class SeededDraws:
+    """``n_draws`` standard-normal vectors of width ``n_components`` from ``seed``.
+
+    Iterating yields them one by one, generated anew on each pass in blocks of
+    ``DRAW_BLOCK`` rows from a generator seeded with ``seed``: every pass (every
+    batch of rows scored) sees the same draws, and memory does not grow with
+    ``n_draws``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skvae._loss import SeededDraws
+    >>> draws = SeededDraws(0, n_draws=3, n_components=2, dtype=torch.float64)
+    >>> len(draws), torch.equal(torch.stack(list(draws)), draws.materialize())
+    (3, True)
+    """
+
+    def __init__(self, seed: int, n_draws: int, n_components: int, dtype, device="cpu"):
+        self.seed = seed
+        self.n_draws = n_draws
+        self.n_components = n_components
+        self.dtype = dtype
+        self.device = device
+
+    def __len__(self) -> int:
+        return self.n_draws
+
+    def blocks(self):
+        generator = torch.Generator().manual_seed(self.seed)
+        for start in range(0, self.n_draws, DRAW_BLOCK):
+            size = min(DRAW_BLOCK, self.n_draws - start)
+            yield torch.randn(
+                (size, self.n_components), generator=generator, dtype=self.dtype
+            ).to(self.device)
+
+    def __iter__(self):
+        for block in self.blocks():
+            yield from block
+
+    def materialize(self) -> torch.Tensor:
+        """All draws as one ``(n_draws, n_components)`` tensor (for export)."""
+        return torch.cat(list(self.blocks()))
 
 
 class LossTerms(NamedTuple):

@@ -9,13 +9,15 @@ and inference alike.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import Callback, EpochTimer, PrintLog
+from skorch.callbacks import Callback, EarlyStopping, EpochTimer, LRScheduler, PrintLog
 
 from ._loss import LossTerms, VAELoss
+from .exceptions import TrainingDivergedError
 
 # torch >= 2.4 has a fused Adam on the CPU as well as on CUDA.
 _FUSED_ADAM_ON_CPU = tuple(int(v) for v in torch.__version__.split(".")[:2]) >= (2, 4)
@@ -31,23 +33,49 @@ _CLOSURE_FREE_OPTIMIZERS = (
 )
 
 
-class TrainingDivergedError(ValueError, ArithmeticError):
-    """Raised when the training loss becomes NaN or infinite.
+def as_row_outputs(output) -> tuple:
+    """``(reconstruction, mean, log_var)`` of a :class:`VAEOutput` as a plain tuple.
 
-    It is a ``ValueError`` (bad input is the usual cause) and an ``ArithmeticError``
-    (what happened is a floating-point blow-up), so either ``except`` catches it.
+    The noise variance, one value per feature rather than per row, is left out:
+    skorch concatenates outputs batch by batch along the rows.
+    """
+    return tuple(output[:3])
+
+
+# Callbacks known to read no per-batch history row (exact types: a subclass may).
+_EPOCH_ONLY_CALLBACKS = (EpochTimer, PrintLog, EarlyStopping)
+
+
+def is_streaming(net) -> bool:
+    """Whether ``net`` trains on every row with no early stopping (partial_fit)."""
+    return net.train_split is None and not any(
+        isinstance(callback, EarlyStopping) for _, callback in net.callbacks_
+    )
+
+
+def reads_batch_rows(callback) -> bool:
+    """Whether ``callback`` may read the per-batch rows of the history.
+
+    Only callbacks known to read epoch rows alone let training skip writing batch
+    rows; any other callback (user-written ones included) gets them, in skorch's
+    format.
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from skvae import TrainingDivergedError, VAETransformer
-    >>> X = np.random.RandomState(0).normal(size=(40, 3)) * 1e200  # not scaled
-    >>> try:
-    ...     VAETransformer(max_epochs=2, random_state=0).fit(X)
-    ... except TrainingDivergedError as exc:
-    ...     print(str(exc).split(",")[0])
-    The train loss became NaN or infinite in epoch 1
+    >>> from skorch.callbacks import EarlyStopping, LRScheduler, ProgressBar
+    >>> from skvae._net import reads_batch_rows
+    >>> reads_batch_rows(EarlyStopping()), reads_batch_rows(ProgressBar())
+    (False, True)
+    >>> reads_batch_rows(LRScheduler(step_every="batch"))
+    True
     """
+    if getattr(callback, "reads_batch_rows", None) is False:
+        return False
+    if type(callback) in _EPOCH_ONLY_CALLBACKS:
+        return False
+    if type(callback) is LRScheduler:
+        return callback.step_every != "epoch"
+    return True
 
 
 class TensorRows(torch.utils.data.Dataset):
@@ -68,11 +96,15 @@ class TensorRows(torch.utils.data.Dataset):
         return len(self.X)
 
     def __getitem__(self, index):
-        return self.X[index], None
+        # An autoencoder's target is its input: skorch's scoring callbacks then
+        # compare predictions (reconstructions) with X.
+        row = self.X[index]
+        return row, row
 
 
 class SliceLoader:
-    """Iterate over ``(X[start:stop], None)`` batches of a :class:`TensorRows`.
+    """Iterate over ``(X[start:stop], X[start:stop])`` batches of a :class:`TensorRows`
+    (input and target: an autoencoder reconstructs its input).
 
     With ``shuffle=True`` the rows are permuted once per pass with ``torch.randperm``,
     drawn from ``generator`` (the estimators pass a seeded one). A final
@@ -116,7 +148,8 @@ class SliceLoader:
             X = X[torch.randperm(len(X), generator=self.generator, device=device)]
         bounds = self._bounds()
         for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
-            yield X[start:stop], None
+            batch = X[start:stop]
+            yield batch, batch
 
 
 class ValidationSplit:
@@ -241,8 +274,9 @@ class VAENet(NeuralNet):
 
     @property
     def _default_callbacks(self):
-        # The epoch losses are recorded by run_single_epoch itself, so skorch's
-        # per-batch PassthroughScoring is not needed.
+        # The epoch losses (and their ``*_best`` flags) are recorded by
+        # run_single_epoch from the loss terms, so skorch's PassthroughScoring,
+        # which averages per-batch rows, is not needed by default.
         return [("epoch_timer", EpochTimer()), ("print_log", PrintLog())]
 
     def get_dataset(self, X, y=None):
@@ -264,28 +298,16 @@ class VAENet(NeuralNet):
         self._needs_closure_ = listens or not isinstance(
             self.optimizer_, _CLOSURE_FREE_OPTIMIZERS
         )
-        # Most callbacks ignore batches; calling their no-op hooks twice per step
-        # is measurable on small networks, so batch events go to listeners only.
-        self._batch_listeners_ = {
-            event: [
-                cb
-                for _, cb in self.callbacks_
-                if getattr(type(cb), event) is not getattr(Callback, event)
-            ]
-            for event in ("on_batch_begin", "on_batch_end")
-        }
-
-    def notify(self, method_name, **cb_kwargs):
-        listeners = getattr(self, "_batch_listeners_", {}).get(method_name)
-        if listeners is None:
-            return super().notify(method_name, **cb_kwargs)
-        getattr(self, method_name)(self, **cb_kwargs)
-        for callback in listeners:
-            getattr(callback, method_name)(self, **cb_kwargs)
+        self._batch_rows_ = any(
+            reads_batch_rows(callback) for _, callback in self.callbacks_
+        )
+        # The loss before the first step of this call: what a diverging run is
+        # measured against (its first epoch's mean may already be huge).
+        self._initial_loss_ = None
 
     def on_batch_begin(self, net, batch=None, training=False, **kwargs):
-        # Per-batch history rows cost time on every step and are never read.
-        pass
+        if self._batch_rows_:
+            super().on_batch_begin(net, batch=batch, training=training, **kwargs)
 
     def get_loss_terms(self, y_pred, X, weight: float | None = None) -> LossTerms:
         """Batch means of the reconstruction and KL terms, after trimming.
@@ -311,11 +333,17 @@ class VAENet(NeuralNet):
 
     def _step_result(self, y_pred, Xi, weight):
         terms = self.get_loss_terms(y_pred, Xi, weight)
-        return {"loss": terms.total(weight), "terms": terms, "y_pred": y_pred}
+        # skorch's callbacks (EpochScoring's cache, BatchScoring) rebuild outputs
+        # from y_pred with ``type(y)(...)`` and concatenate them by rows: a plain
+        # tuple of per-row tensors, the reconstruction first, is what they handle.
+        return {
+            "loss": terms.total(weight),
+            "terms": terms,
+            "y_pred": as_row_outputs(y_pred),
+        }
 
     def train_step_single(self, batch, **fit_params):
-        Xi, _ = batch
-        Xi = Xi.to(self.device)
+        Xi = batch[0].to(self.device)
         y_pred = self.infer(Xi, **fit_params)
         step = self._step_result(y_pred, Xi, self.kl_weight_)
         step["loss"].backward()
@@ -337,28 +365,44 @@ class VAENet(NeuralNet):
         return step
 
     def validation_step(self, batch, **fit_params):
-        Xi, _ = batch
-        Xi = Xi.to(self.device)
+        Xi = batch[0].to(self.device)
         with torch.no_grad():
             y_pred = self.infer(Xi, **fit_params)
             return self._step_result(y_pred, Xi, self.beta)
 
+    def evaluation_step(self, batch, training=False):
+        """The outputs of :meth:`forward` and :meth:`predict`: a tuple
+        ``(reconstruction, mean, log_var)`` of per-row tensors, so ``predict``
+        returns the reconstruction of ``X``."""
+        return as_row_outputs(super().evaluation_step(batch, training=training))
+
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
-        """Run one pass and record its mean loss terms in the history."""
+        """skorch's pass over the batches, plus the epoch's mean loss terms.
+
+        Overridden for speed only, keeping skorch's events and history format:
+        reading a float per batch costs an op (on a GPU a synchronisation) per
+        step, so the loss terms stay tensors until the end of the pass, per-batch
+        history rows are written only when a callback present reads them (see
+        :func:`reads_batch_rows`), and train/eval mode is set once per pass.
+        """
         if iterator is None:
             return
-        # Train/eval mode is set once per pass rather than once per batch: walking
-        # the module tree on every step costs as much as a small layer's forward.
         self._set_training(training)
-        # Loss terms stay tensors until the end of the pass: reading a float per
-        # batch would cost an op (and, on a GPU, a synchronisation) per step.
         terms, sizes = [], []
         for batch in iterator:
             self.notify("on_batch_begin", batch=batch, training=training)
             step = step_fn(batch, **fit_params)
+            size = len(batch[0])
+            if training and self._initial_loss_ is None:
+                self._initial_loss_ = step["terms"].total(self.beta).item()
+            if self._batch_rows_:
+                batch_loss = step["terms"].total(self.beta)
+                self.history.record_batch(prefix + "_loss", batch_loss.item())
+                self.history.record_batch(prefix + "_batch_size", size)
             terms.extend(step["terms"])
-            sizes.append(len(batch[0]))
+            sizes.append(size)
             self.notify("on_batch_end", batch=batch, training=training, **step)
+        self.history.record(prefix + "_batch_count", len(sizes))
         weights = torch.tensor(sizes, dtype=torch.float64) / sum(sizes)
         per_batch = torch.stack(terms).detach().to("cpu", torch.float64).view(-1, 2)
         reconstruction, kl = (weights @ per_batch).tolist()
@@ -369,11 +413,32 @@ class VAENet(NeuralNet):
         # weights would otherwise go unnoticed and leave a NaN model.
         if training and not self._weights_finite():
             self._raise_diverged("network's weights")
+        # As skorch's PassthroughScoring records them, "*_best" included.
+        previous = [
+            row[prefix + "_loss"]
+            for row in self.history[:-1]
+            if prefix + "_loss" in row
+        ]
         self.history.record(prefix + "_loss", loss)
+        self.history.record(prefix + "_loss_best", not previous or loss < min(previous))
         self.history.record(prefix + "_reconstruction", reconstruction)
         self.history.record(prefix + "_kl", kl)
         if training:
             self.history.record("kl_weight", self.kl_weight_)
+
+    def on_train_end(self, net, X=None, y=None, **kwargs):
+        initial = getattr(self, "_initial_loss_", None)
+        final = self.history[-1].get("train_loss") if self.history else None
+        if initial is None or final is None:
+            return
+        if final - initial > 1e3 * max(1.0, abs(initial)):
+            warnings.warn(
+                f"The train loss grew from {initial:.3g} (before the first step) "
+                f"to {final:.3g} during training: the optimisation is unstable. "
+                "Lower `lr` or scale the input (StandardScaler, MinMaxScaler).",
+                RuntimeWarning,
+                stacklevel=2,
+            )
 
     def _weights_finite(self) -> bool:
         params = [p.detach().isfinite().all() for p in self.module_.parameters()]
@@ -387,17 +452,50 @@ class VAENet(NeuralNet):
             "StandardScaler or MinMaxScaler) or lower `lr`."
         )
 
-    def map_batches(self, X: torch.Tensor, fn, out: torch.Tensor) -> torch.Tensor:
+    def map_batches(self, X, fn, out: torch.Tensor) -> torch.Tensor:
         """Write ``fn(module, X_batch)`` into ``out`` batch by batch, without gradients.
 
-        Only one batch of intermediate results is alive at a time, so memory stays
-        bounded by ``out`` plus one batch whatever the number of rows.
+        ``X`` is a tensor or a NumPy array of any layout and float dtype (a
+        read-only memmap, a Fortran-ordered or float64 array for a float32
+        model): each batch is converted to ``out``'s dtype on its own, so only one
+        batch of input and of intermediate results is alive at a time and memory
+        stays bounded by ``out`` plus one batch whatever the number of rows.
         """
         self.check_is_fitted()
         self._set_training(False)
         batch_size = self.inference_batch_size
         with torch.inference_mode():
             for start in range(0, len(X), batch_size):
-                Xi = X[start : start + batch_size].to(self.device)
+                Xi = rows_as_tensor(X[start : start + batch_size], out.dtype)
+                Xi = Xi.to(self.device)
                 out[start : start + len(Xi)] = fn(self.module_, Xi).to(out.device)
         return out
+
+
+def rows_as_tensor(rows, dtype: torch.dtype) -> torch.Tensor:
+    """A batch of rows as a C-contiguous, writable tensor of ``dtype``.
+
+    NumPy rows are shared when they already are such an array and copied (the
+    batch only) otherwise: torch cannot use read-only memory.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from skvae._net import rows_as_tensor
+    >>> X = np.asfortranarray(np.arange(6.0).reshape(3, 2))
+    >>> X.flags.writeable = False
+    >>> rows_as_tensor(X[:2], torch.float32)
+    tensor([[0., 1.],
+            [2., 3.]])
+    """
+    if isinstance(rows, torch.Tensor):
+        return rows.to(dtype)
+    np_dtype = torch.empty(0, dtype=dtype).numpy().dtype
+    # float64 values beyond float32's range become inf, as torch's cast makes them;
+    # the caller reports the non-finite outputs that follow.
+    with np.errstate(over="ignore"):
+        if rows.flags.writeable:
+            rows = np.ascontiguousarray(rows, dtype=np_dtype)
+        else:
+            rows = np.array(rows, dtype=np_dtype, order="C")
+    return torch.from_numpy(rows)

@@ -9,7 +9,7 @@ from sklearn.base import OutlierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import BaseVAE, common_parameters_doc
+from ._base import BaseVAE, fill_parameter_docs
 from ._checks import narrowing_overflow_error
 
 SCORE_METHODS = ("reconstruction", "elbo", "reconstruction_probability")
@@ -31,11 +31,11 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
 
     Parameters
     ----------
-    contamination : float in (0, 0.5], default=0.1
+    contamination : float in (0, 0.5], default={contamination}
         Expected share of outliers in the training data; sets ``offset_`` so that this
         share of the training samples is predicted as outliers.
     score_method : {{"elbo", "reconstruction_probability", "reconstruction"}}, \
-default="elbo"
+default={score_method}
         What ``score_samples`` returns, negated so that higher is more normal:
 
         - "elbo": the negative evidence lower bound, reconstruction error of the
@@ -51,10 +51,10 @@ default="elbo"
           exactly and do not depend on the batch a row is scored in.
         - "reconstruction": the squared reconstruction error of the decoded
           posterior mean.
-    n_draws : int >= 1, default=16
+    n_draws : int >= 1, default={n_draws}
         Latent draws per sample for ``score_method="reconstruction_probability"``
         (the ``L`` above); scoring costs about ``n_draws`` decoder passes.
-    n_components : int >= 1 or "auto", default="auto"
+    n_components : int >= 1 or "auto", default={n_components}
         Dimension of the latent space; "auto" is ``min(max(1, n_features // 2), 10)``.
 {common}
 
@@ -274,7 +274,7 @@ default="elbo"
     def _set_offset(self, X: np.ndarray):
         # X was validated by fit: scoring it directly skips a second validation
         # (and its spurious "no feature names" warning for DataFrame input).
-        scores = self._scores(self._as_module_tensor(X), X.dtype)
+        scores = self._scores(X, X.dtype)
         self.offset_ = float(np.percentile(scores, 100.0 * self.contamination))
 
     def score_samples(self, X):
@@ -301,12 +301,12 @@ default="elbo"
         """
         return self._scores(*self._inference_input(X))
 
-    def _scores(self, X_tensor, out_dtype) -> np.ndarray:
+    def _scores(self, X, out_dtype) -> np.ndarray:
         if self.score_method == "elbo":
-            return -self._negative_elbo(X_tensor, out_dtype)
+            return -self._negative_elbo(X, out_dtype)
         if self.score_method == "reconstruction_probability":
-            return -self._reconstruction_nll(X_tensor, out_dtype, self.n_draws)
-        return -self._reconstruction(X_tensor, out_dtype)
+            return -self._reconstruction_nll(X, out_dtype, self.n_draws)
+        return -self._reconstruction(X, out_dtype)
 
     def decision_function(self, X):
         """``score_samples(X) - offset_``: negative for predicted outliers.
@@ -362,6 +362,4 @@ default="elbo"
         return np.where(self.decision_function(X) < 0, -1, 1)
 
 
-VAEOutlierDetector.__doc__ = VAEOutlierDetector.__doc__.format(
-    common=common_parameters_doc(VAEOutlierDetector)
-)
+fill_parameter_docs(VAEOutlierDetector)

@@ -425,3 +425,220 @@ def numeric_variance(X: np.ndarray, n_numeric: int) -> np.ndarray:
     if not np.isnan(numeric).any():
         return np.var(numeric, axis=0)
     return np.nanvar(numeric, axis=0)
+
+
+# -- the encoder's state as plain values (pickle, skops and skvae.save) -------------
+
+_MAX_DTYPE_NAME = 64
+
+
+def _bad_state(reason: str) -> ValueError:
+    return ValueError(f"Not a valid skvae model: {reason}.")
+
+
+def _plain_scalar(value):
+    """A category as a JSON value (str, int, float, bool), or raise TypeError."""
+    if isinstance(value, (str, bool)):
+        return value
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, Integral):
+        return int(value)
+    if isinstance(value, (float, np.floating)) and np.isfinite(value):
+        return float(value)
+    raise TypeError(value)
+
+
+def _dtype_state(dtype):
+    if getattr(dtype, "name", None) == "category":
+        return {
+            "categories": [_plain_scalar(v) for v in dtype.categories],
+            "ordered": bool(dtype.ordered),
+        }
+    return str(dtype)
+
+
+def encoder_state(encoder: TableEncoder | None):
+    """``encoder``'s fitted state as plain JSON values, or raise TypeError when a
+    category or dtype is not one (e.g. timestamps as categories)."""
+    if encoder is None:
+        return None
+    return {
+        "is_categorical": [bool(v) for v in encoder.is_categorical],
+        "standardize": bool(encoder.standardize),
+        "column_names": None
+        if encoder.column_names_ is None
+        else [str(c) for c in encoder.column_names_],
+        "dtypes": None
+        if encoder.dtypes_ is None
+        else [_dtype_state(d) for d in encoder.dtypes_],
+        "categories": [[_plain_scalar(v) for v in c] for c in encoder.categories_],
+        "mean": [float(v) for v in encoder.mean_],
+        "scale": [float(v) for v in encoder.scale_],
+        "missing_in_fit": bool(encoder.missing_in_fit_),
+    }
+
+
+_ENCODER_KEYS = {
+    "is_categorical",
+    "standardize",
+    "column_names",
+    "dtypes",
+    "categories",
+    "mean",
+    "scale",
+    "missing_in_fit",
+}
+
+
+def _is_bool(value) -> bool:
+    return isinstance(value, (bool, np.bool_))
+
+
+def _float_list(value, n: int, name: str, positive: bool = False) -> np.ndarray:
+    if not isinstance(value, (list, np.ndarray)) or len(value) != n:
+        raise _bad_state(f"table encoder {name} must be a list of {n} numbers")
+    if not all(
+        isinstance(v, (int, float, np.integer, np.floating)) and not _is_bool(v)
+        for v in value
+    ):
+        raise _bad_state(f"table encoder {name} must hold numbers only")
+    array = np.asarray(value, dtype=np.float64).reshape(n)
+    if not np.isfinite(array).all() or (positive and (array <= 0).any()):
+        raise _bad_state(f"table encoder {name} holds non-finite or invalid values")
+    return array
+
+
+def _dtype_from_state(value):
+    import pandas as pd
+
+    if isinstance(value, dict):
+        if set(value) != {"categories", "ordered"} or not _is_bool(value["ordered"]):
+            raise _bad_state("table encoder dtype is not a categorical dtype")
+        categories = _categories(value["categories"], "dtype categories")
+        try:
+            return pd.CategoricalDtype(list(categories), ordered=bool(value["ordered"]))
+        except (TypeError, ValueError) as exc:
+            raise _bad_state(f"table encoder dtype is invalid ({exc})") from None
+    if not isinstance(value, str) or len(value) > _MAX_DTYPE_NAME:
+        raise _bad_state("table encoder dtypes must be dtype names")
+    try:
+        return pd.api.types.pandas_dtype(value)
+    except (TypeError, ValueError) as exc:
+        raise _bad_state(f"table encoder dtype {value!r} is unknown ({exc})") from None
+
+
+def _categories(value, name: str) -> np.ndarray:
+    if (
+        not isinstance(value, (list, np.ndarray))
+        or not 1 <= len(value) <= MAX_CATEGORIES
+    ):
+        raise _bad_state(
+            f"table encoder {name} must be a list of 1 to {MAX_CATEGORIES} values"
+        )
+    for v in value:
+        try:
+            _plain_scalar(v)
+        except TypeError:
+            raise _bad_state(
+                f"table encoder {name} must hold strings, numbers or bools"
+            ) from None
+    if len({(type(v).__name__, v) for v in value}) != len(value):
+        raise _bad_state(f"table encoder {name} repeat a value")
+    out = np.empty(len(value), dtype=object)
+    out[:] = list(value)
+    return out
+
+
+def encoder_from_state(state, n_features_in: int) -> TableEncoder | None:
+    """The :class:`TableEncoder` that :func:`encoder_state` described, checked
+    against ``n_features_in``; ValueError on any malformed value."""
+    if state is None:
+        return None
+    if isinstance(state, TableEncoder):  # pickled with categories JSON cannot hold
+        return state
+    if not isinstance(state, dict) or set(state) != _ENCODER_KEYS:
+        raise _bad_state("the table encoder lacks or has unexpected entries")
+    mask = state["is_categorical"]
+    if (
+        not isinstance(mask, (list, np.ndarray))
+        or len(mask) != n_features_in
+        or not all(_is_bool(v) for v in mask)
+    ):
+        raise _bad_state(
+            f"table encoder is_categorical must be {n_features_in} booleans"
+        )
+    for key in ("standardize", "missing_in_fit"):
+        if not _is_bool(state[key]):
+            raise _bad_state(f"table encoder {key} must be a boolean")
+    encoder = TableEncoder(np.asarray(mask, dtype=bool), bool(state["standardize"]))
+    names = state["column_names"]
+    if names is not None and (
+        not isinstance(names, (list, np.ndarray))
+        or len(names) != n_features_in
+        or not all(isinstance(v, str) for v in names)
+    ):
+        raise _bad_state(f"table encoder column_names must be {n_features_in} strings")
+    encoder.column_names_ = None if names is None else list(names)
+    dtypes = state["dtypes"]
+    if dtypes is not None and (
+        not isinstance(dtypes, (list, np.ndarray)) or len(dtypes) != n_features_in
+    ):
+        raise _bad_state(f"table encoder dtypes must be {n_features_in} dtypes")
+    encoder.dtypes_ = None if dtypes is None else [_dtype_from_state(d) for d in dtypes]
+    categories = state["categories"]
+    n_categorical = len(encoder.categorical_index)
+    if not isinstance(categories, (list, np.ndarray)) or len(categories) != (
+        n_categorical
+    ):
+        raise _bad_state(
+            f"table encoder categories must be {n_categorical} lists, one per "
+            "categorical column"
+        )
+    encoder.categories_ = [_categories(c, "categories") for c in categories]
+    encoder.mean_ = _float_list(state["mean"], encoder.n_numeric, "mean")
+    encoder.scale_ = _float_list(
+        state["scale"], encoder.n_numeric, "scale", positive=True
+    )
+    encoder.missing_in_fit_ = bool(state["missing_in_fit"])
+    return encoder
+
+
+def check_layout(layout, encoder: TableEncoder | None, n_features_in: int) -> dict:
+    """``module_layout_`` checked against the encoder and ``n_features_in_``."""
+    if not isinstance(layout, dict) or set(layout) != {
+        "n_features",
+        "cardinalities",
+        "missing_input",
+    }:
+        raise _bad_state(
+            "module_layout_ must hold n_features, cardinalities and missing_input"
+        )
+    n, cardinalities = layout["n_features"], layout["cardinalities"]
+    if _is_bool(n) or not isinstance(n, Integral) or n < 0:
+        raise _bad_state("module_layout_ n_features must be an integer >= 0")
+    if not isinstance(cardinalities, (list, tuple)) or not all(
+        isinstance(c, Integral) and not _is_bool(c) and 1 <= c <= MAX_CATEGORIES
+        for c in cardinalities
+    ):
+        raise _bad_state(
+            f"module_layout_ cardinalities must be integers from 1 to {MAX_CATEGORIES}"
+        )
+    if not _is_bool(layout["missing_input"]):
+        raise _bad_state("module_layout_ missing_input must be a boolean")
+    expected = (
+        (n_features_in, ())
+        if encoder is None
+        else (encoder.n_numeric, encoder.cardinalities)
+    )
+    if (int(n), tuple(int(c) for c in cardinalities)) != expected:
+        raise _bad_state(
+            "module_layout_ does not match the columns of the table encoder"
+        )
+    if n + len(cardinalities) < 1:
+        raise _bad_state("module_layout_ describes no column")
+    return dict(
+        n_features=int(n),
+        cardinalities=tuple(int(c) for c in cardinalities),
+        missing_input=bool(layout["missing_input"]),
+    )

@@ -14,7 +14,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import _FLOAT_DTYPES, BaseVAE, common_parameters_doc
+from ._base import _FLOAT_DTYPES, BaseVAE, fill_parameter_docs
 from ._checks import check_numeric_array
 
 
@@ -27,7 +27,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
 
     Parameters
     ----------
-    n_components : int >= 1, default=2
+    n_components : int >= 1, default={n_components}
         Dimension of the latent space.
 {common}
 
@@ -232,10 +232,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         >>> bool(np.array_equal(Z, vae.transform(X)))  # deterministic
         True
         """
-        X_tensor, out_dtype = self._inference_input(X)
-        return self._map(
-            X_tensor, lambda m, x: m.encode(x)[0], self.n_components_, out_dtype
-        )
+        X, out_dtype = self._inference_input(X)
+        return self._map(X, lambda m, x: m.encode(x)[0], self.n_components_, out_dtype)
 
     def inverse_transform(self, X):
         """Decode latent points back to the input space.
@@ -265,7 +263,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         (1, 4)
         """
         check_is_fitted(self)
-        Z = check_numeric_array(X, dtype=_FLOAT_DTYPES, order="C")
+        Z = check_numeric_array(X, dtype=_FLOAT_DTYPES)
         if Z.shape[1] != self.n_components_:
             raise ValueError(
                 f"X has {Z.shape[1]} features, but inverse_transform of "
@@ -273,14 +271,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             )
         encoder = self.table_encoder_
         if encoder is None:
-            return self._map(
-                self._as_module_tensor(Z),
-                lambda m, z: m.decode(z),
-                self.n_features_in_,
-                Z.dtype,
-            )
+            return self._map(Z, lambda m, z: m.decode(z), self.n_features_in_, Z.dtype)
         decoded = self._map(
-            self._as_module_tensor(Z),
+            Z,
             lambda m, z: m.decode(z),
             encoder.n_numeric + sum(encoder.cardinalities),
             np.float64,
@@ -294,6 +287,4 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         return tags
 
 
-VAETransformer.__doc__ = VAETransformer.__doc__.format(
-    common=common_parameters_doc(VAETransformer)
-)
+fill_parameter_docs(VAETransformer)

@@ -31,6 +31,9 @@ class KLAnnealing(Callback):
     [0.0, 0.333, 0.667, 1.0]
     """
 
+    # Reads epoch rows only, so training may skip writing per-batch rows.
+    reads_batch_rows = False
+
     def __init__(self, n_epochs: int = 10, start: float = 0.0):
         self.n_epochs = n_epochs
         self.start = start

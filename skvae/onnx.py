@@ -97,7 +97,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "pip install 'skvae[onnx]'."
     ) from exc
 
-from ._loss import nll_offset
+from ._loss import SeededDraws, nll_offset
 from ._module import _LOG_VAR_MAX, _LOG_VAR_MIN
 from ._outlier import VAEOutlierDetector
 from ._transformer import VAETransformer
@@ -295,12 +295,12 @@ class _Network:
         fixed draws: all ``n_draws`` decoded at once on an (n, n_draws, .) tensor."""
         opv, const = self.opv, self.const
         n_components = estimator.n_components_
-        generator = torch.Generator().manual_seed(estimator.seed_)
-        eps = torch.randn(
-            (estimator.n_draws, n_components),
-            generator=generator,
-            dtype=next(self.module.parameters()).dtype,
-        )
+        eps = SeededDraws(
+            estimator.seed_,
+            estimator.n_draws,
+            n_components,
+            next(self.module.parameters()).dtype,
+        ).materialize()
 
         def per_draw_axis(node, width):
             return OnnxReshape(

@@ -11,6 +11,8 @@ only when something is drawn.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
@@ -52,6 +54,18 @@ def _final_estimator(estimator):
     return final
 
 
+def _deprecated_name(name, estimator_name):
+    if estimator_name == "deprecated":
+        return name
+    warnings.warn(
+        "estimator_name was renamed name in skvae 0.2, as in scikit-learn's "
+        "Displays; estimator_name will be removed in 0.3.",
+        FutureWarning,
+        stacklevel=3,
+    )
+    return estimator_name if name is None else name
+
+
 def _name(estimator, name):
     if name is not None:
         return name
@@ -81,8 +95,10 @@ class LossHistoryDisplay:
     learning_rate : array-like of shape (n_epochs,) or None, default=None
         Learning rate of each epoch (NaN where unknown). Epochs that start with a
         lower rate than the epoch before are marked on the monitored curve.
-    estimator_name : str or None, default=None
-        Shown in the title.
+    name : str or None, default=None
+        Name of the estimator, shown in the title (as in scikit-learn's Displays).
+    estimator_name : str, default="deprecated"
+        Former name of ``name``; deprecated in 0.2, use ``name``.
 
     Attributes
     ----------
@@ -126,13 +142,14 @@ class LossHistoryDisplay:
         losses: dict,
         best_epoch: int | None = None,
         learning_rate=None,
-        estimator_name: str | None = None,
+        name: str | None = None,
+        estimator_name: str = "deprecated",
     ):
         self.epochs = epochs
         self.losses = losses
         self.best_epoch = best_epoch
         self.learning_rate = learning_rate
-        self.estimator_name = estimator_name
+        self.name = _deprecated_name(name, estimator_name)
 
     def lr_reduction_epochs(self) -> np.ndarray:
         """Epochs that started with a lower learning rate than the epoch before.
@@ -162,6 +179,7 @@ class LossHistoryDisplay:
         self,
         ax=None,
         *,
+        name: str | None = None,
         terms=("loss", "reconstruction", "kl"),
         yscale: str = "linear",
     ) -> LossHistoryDisplay:
@@ -171,6 +189,8 @@ class LossHistoryDisplay:
         ----------
         ax : matplotlib.axes.Axes or None, default=None
             Axes to draw on; None makes a new figure.
+        name : str or None, default=None
+            Name shown in the title; overrides the ``name`` given at construction.
         terms : sequence of {"loss", "reconstruction", "kl"}, \
 default=("loss", "reconstruction", "kl")
             Which loss terms to draw; each gets one colour, train solid and
@@ -252,8 +272,9 @@ default=("loss", "reconstruction", "kl")
             plain = plt.FuncFormatter(lambda value, _: f"{value:g}")
             ax.yaxis.set_major_formatter(plain)
             ax.yaxis.set_minor_formatter(plain)
-        if self.estimator_name:
-            ax.set_title(f"{self.estimator_name} training history")
+        name = self.name if name is None else name
+        if name:
+            ax.set_title(f"{name} training history")
         # Colour says which term, line style which split: one legend entry each
         # rather than one per curve.
         Line2D = plt.Line2D
@@ -342,18 +363,12 @@ default=("loss", "reconstruction", "kl")
         )
         if np.isnan(learning_rate).all():
             learning_rate = None
-        best_epoch = None
-        for _, callback in getattr(vae.net_, "callbacks_", []):
-            if type(callback).__name__ == "EarlyStopping" and getattr(
-                callback, "best_epoch_", 0
-            ):
-                best_epoch = int(callback.best_epoch_)
         display = cls(
             epochs=np.asarray(history[:, "epoch"], dtype=int),
             losses=losses,
-            best_epoch=best_epoch,
+            best_epoch=vae.best_epoch_,
             learning_rate=learning_rate,
-            estimator_name=_name(estimator, name),
+            name=_name(estimator, name),
         )
         return display.plot(ax=ax, terms=terms, yscale=yscale)
 
@@ -379,8 +394,10 @@ class ScoreHistogramDisplay:
     pos_label : int, float, bool or str, default=1
         The label of anomalies in ``y`` (1 in the ADBench convention; use -1 for
         scikit-learn's predict convention).
-    estimator_name : str or None, default=None
-        Shown in the title.
+    name : str or None, default=None
+        Name of the estimator, shown in the title (as in scikit-learn's Displays).
+    estimator_name : str, default="deprecated"
+        Former name of ``name``; deprecated in 0.2, use ``name``.
 
     Attributes
     ----------
@@ -427,21 +444,26 @@ class ScoreHistogramDisplay:
         offset: float | None = None,
         y=None,
         pos_label=1,
-        estimator_name: str | None = None,
+        name: str | None = None,
+        estimator_name: str = "deprecated",
     ):
         self.scores = scores
         self.offset = offset
         self.y = y
         self.pos_label = pos_label
-        self.estimator_name = estimator_name
+        self.name = _deprecated_name(name, estimator_name)
 
-    def plot(self, ax=None, *, bins=50, density: bool = True) -> ScoreHistogramDisplay:
+    def plot(
+        self, ax=None, *, name: str | None = None, bins=50, density: bool = True
+    ) -> ScoreHistogramDisplay:
         """Draw the histograms and the threshold.
 
         Parameters
         ----------
         ax : matplotlib.axes.Axes or None, default=None
             Axes to draw on; None makes a new figure.
+        name : str or None, default=None
+            Name shown in the title; overrides the ``name`` given at construction.
         bins : int or sequence of float, default=50
             Number of bins, or their edges, as in :func:`numpy.histogram_bin_edges`.
         density : bool, default=True
@@ -499,8 +521,9 @@ class ScoreHistogramDisplay:
             )
         ax.set_xlabel("score_samples (higher is more normal)")
         ax.set_ylabel("density" if density else "number of samples")
-        if self.estimator_name:
-            ax.set_title(f"{self.estimator_name} scores")
+        name = self.name if name is None else name
+        if name:
+            ax.set_title(f"{name} scores")
         ax.legend()
         self.ax_ = ax
         self.figure_ = ax.figure
@@ -568,7 +591,7 @@ class ScoreHistogramDisplay:
             offset=getattr(detector, "offset_", None),
             y=y,
             pos_label=pos_label,
-            estimator_name=_name(estimator, name),
+            name=_name(estimator, name),
         )
         return display.plot(ax=ax, bins=bins, density=density)
 
@@ -590,8 +613,10 @@ class LatentSpaceDisplay:
         Values to colour the points by.
     components : tuple of two int, default=(0, 1)
         Indices of the plotted latent dimensions, for the axis labels.
-    estimator_name : str or None, default=None
-        Shown in the title.
+    name : str or None, default=None
+        Name of the estimator, shown in the title (as in scikit-learn's Displays).
+    estimator_name : str, default="deprecated"
+        Former name of ``name``; deprecated in 0.2, use ``name``.
 
     Attributes
     ----------
@@ -633,15 +658,21 @@ class LatentSpaceDisplay:
         Z,
         y=None,
         components: tuple[int, int] = (0, 1),
-        estimator_name: str | None = None,
+        name: str | None = None,
+        estimator_name: str = "deprecated",
     ):
         self.Z = Z
         self.y = y
         self.components = components
-        self.estimator_name = estimator_name
+        self.name = _deprecated_name(name, estimator_name)
 
     def plot(
-        self, ax=None, *, legend_title: str | None = None, **scatter_kwargs
+        self,
+        ax=None,
+        *,
+        name: str | None = None,
+        legend_title: str | None = None,
+        **scatter_kwargs,
     ) -> LatentSpaceDisplay:
         """Draw the scatter plot.
 
@@ -649,6 +680,8 @@ class LatentSpaceDisplay:
         ----------
         ax : matplotlib.axes.Axes or None, default=None
             Axes to draw on; None makes a new figure.
+        name : str or None, default=None
+            Name shown in the title; overrides the ``name`` given at construction.
         legend_title : str or None, default=None
             Title of the legend or label of the colour bar.
         **scatter_kwargs : dict
@@ -713,8 +746,9 @@ class LatentSpaceDisplay:
         first, second = self.components
         ax.set_xlabel(f"latent dimension {first} (posterior mean)")
         ax.set_ylabel(f"latent dimension {second} (posterior mean)")
-        if self.estimator_name:
-            ax.set_title(f"{self.estimator_name} latent space")
+        name = self.name if name is None else name
+        if name:
+            ax.set_title(f"{name} latent space")
         self.ax_ = ax
         self.figure_ = ax.figure
         return self
@@ -790,7 +824,5 @@ class LatentSpaceDisplay:
                 f"{n_components} dimension(s); use indices in [0, {n_components})."
             )
         Z = np.asarray(estimator.transform(X))[:, list(components)]
-        display = cls(
-            Z=Z, y=y, components=components, estimator_name=_name(estimator, name)
-        )
+        display = cls(Z=Z, y=y, components=components, name=_name(estimator, name))
         return display.plot(ax=ax, legend_title=legend_title, **scatter_kwargs)

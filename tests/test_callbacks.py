@@ -118,3 +118,166 @@ def test_batch_events_reach_callbacks_that_listen(blobs):
     counter = dict(vae.net_.callbacks_)["CountBatches"]
     # 200 rows, 20 held out for validation: 180 training rows in 4 batches a pass.
     assert counter.train_batches_ == 3 * 4
+
+
+# -- the skorch contract: every callback skorch exports works through callbacks= --
+
+
+def _recon_mse(net, X, y=None):
+    """A custom EpochScoring scorer: mean squared reconstruction error."""
+    reconstruction = net.predict(X)
+    target = X.X.numpy() if hasattr(X, "X") else np.asarray(X)
+    return float(((reconstruction - target) ** 2).mean())
+
+
+def _skorch_callbacks(tmp_path):
+    """One working instance of every callback in ``skorch.callbacks.__all__``, or
+    the reason it is left out."""
+    import torch
+    from skorch import callbacks as cbs
+
+    checkpoint = cbs.Checkpoint(dirname=str(tmp_path / "cp"), f_pickle=None)
+    return {
+        "BatchScoring": cbs.BatchScoring(
+            lambda net, X, y: float(net.get_loss(net.infer(X), None, X)),
+            name="batch_loss",
+            on_train=True,
+        ),
+        "Callback": cbs.Callback(),
+        "Checkpoint": checkpoint,
+        "Checkpoint(monitor=None)": cbs.Checkpoint(
+            dirname=str(tmp_path / "cp_all"), f_pickle=None, monitor=None
+        ),
+        "EarlyStopping": cbs.EarlyStopping(patience=2),
+        "EpochScoring": cbs.EpochScoring("neg_mean_squared_error"),
+        "EpochScoring(custom)": cbs.EpochScoring(
+            _recon_mse, name="recon_mse", on_train=True
+        ),
+        "EpochTimer": cbs.EpochTimer(),
+        "Freezer": cbs.Freezer("encoder.*"),
+        "GradientNormClipping": cbs.GradientNormClipping(1.0),
+        "Initializer": cbs.Initializer("mean.bias", torch.nn.init.zeros_),
+        "InputShapeSetter": "skvae sizes the module from X itself; InputShapeSetter "
+        "would rebuild the module from module__ keyword arguments, which the "
+        "seeded builder does not take",
+        "LRScheduler(StepLR, batch)": cbs.LRScheduler(
+            torch.optim.lr_scheduler.StepLR, step_size=3, step_every="batch"
+        ),
+        "LRScheduler(OneCycleLR, batch)": cbs.LRScheduler(
+            torch.optim.lr_scheduler.OneCycleLR,
+            max_lr=0.01,
+            total_steps=1000,
+            step_every="batch",
+        ),
+        "LoadInitState": cbs.LoadInitState(
+            cbs.Checkpoint(dirname=str(tmp_path / "init"), f_pickle=None)
+        ),
+        "MlflowLogger": "needs an MLflow tracking server (external service)",
+        "NeptuneLogger": "needs a Neptune run (external service)",
+        "ParamMapper": cbs.ParamMapper(
+            "decoder.*",
+            at=2,
+            fn=lambda params: (p.requires_grad_(False) for p in params),
+        ),
+        "PassthroughScoring": cbs.PassthroughScoring(name="train_loss", on_train=True),
+        "PrintLog": cbs.PrintLog(),
+        "ProgressBar": cbs.ProgressBar(),
+        "SacredLogger": "needs a Sacred experiment run (external service)",
+        "TensorBoard": "needs tensorboard's SummaryWriter (not installed; an "
+        "external tool)",
+        "TrainEndCheckpoint": cbs.TrainEndCheckpoint(
+            dirname=str(tmp_path / "end"), f_pickle=None
+        ),
+        "Unfreezer": cbs.Unfreezer("encoder.*", at=2),
+        "WandbLogger": "needs a Weights & Biases run (external service)",
+        # A scheduler policy, not a callback: it is used through LRScheduler.
+        "WarmRestartLR": cbs.LRScheduler(cbs.WarmRestartLR, step_every="batch"),
+    }
+
+
+def _callback_cases():
+    from skorch import callbacks as cbs
+
+    names = sorted(set(cbs.__all__) - {"Checkpoint", "EpochScoring", "LRScheduler"})
+    names += [
+        "Checkpoint",
+        "Checkpoint(monitor=None)",
+        "EpochScoring",
+        "EpochScoring(custom)",
+        "LRScheduler(StepLR, batch)",
+        "LRScheduler(OneCycleLR, batch)",
+    ]
+    return names
+
+
+def test_callback_cases_cover_skorch():
+    from skorch import callbacks as cbs
+
+    prefixes = {case.split("(")[0] for case in _callback_cases()}
+    assert prefixes == set(cbs.__all__)
+
+
+@pytest.mark.parametrize("Estimator", ["VAETransformer", "VAEOutlierDetector"])
+@pytest.mark.parametrize("case", _callback_cases())
+def test_every_skorch_callback_works(case, Estimator, tmp_path, blobs):
+    import skvae
+
+    callback = _skorch_callbacks(tmp_path)[case]
+    if isinstance(callback, str):
+        pytest.skip(callback)
+    from skvae._net import reads_batch_rows
+
+    # early_stopping=True holds out validation rows (Checkpoint's default monitor
+    # is valid_loss_best).
+    estimator = getattr(skvae, Estimator)(
+        max_epochs=3, random_state=0, early_stopping=True, callbacks=[callback]
+    )
+    estimator.fit(blobs)
+    history = estimator.history_
+    assert len(history) == estimator.n_iter_ >= 1
+    # skorch's history format: per-batch rows and *_best flags.
+    n_batches = history[-1, "train_batch_count"] + history[-1, "valid_batch_count"]
+    if reads_batch_rows(callback):
+        assert len(history[-1, "batches"]) == n_batches > 1
+        assert history[-1, "batches", 0, "train_loss"] > 0
+    else:
+        assert history[-1, "batches"] == []
+    assert isinstance(history[-1, "valid_loss_best"], bool)
+    assert isinstance(history[-1, "train_loss_best"], bool)
+    if case.startswith("EpochScoring("):
+        assert np.isfinite(history[:, "recon_mse"]).all()
+    elif case == "EpochScoring":
+        assert np.all(np.asarray(history[:, "neg_mean_squared_error"]) < 0)
+    elif case == "BatchScoring":
+        assert np.isfinite(history[:, "batch_loss"]).all()
+    elif case.startswith("LRScheduler("):
+        assert history[-1, "batches", 0, "event_lr"] > 0
+    elif case.startswith("Checkpoint") or case == "TrainEndCheckpoint":
+        assert any(tmp_path.rglob("*params.pt"))
+    # Fitted estimators still score.
+    assert np.isfinite(estimator.score(blobs))
+    if case not in ("Checkpoint", "EpochScoring"):  # these watch validation scores
+        estimator.partial_fit(blobs)
+
+
+def test_batch_rows_skipped_only_without_readers(blobs):
+    vae = VAETransformer(max_epochs=2, random_state=0).fit(blobs)
+    assert vae.history_[-1, "batches"] == []
+    assert vae.history_[-1, "train_batch_count"] > 0
+    assert "valid_loss_best" in vae.history_[-1]
+
+
+def test_verbose_2_shows_a_progress_bar(blobs, capsys):
+    from skorch.callbacks import ProgressBar
+
+    vae = VAETransformer(max_epochs=2, random_state=0, verbose=2).fit(blobs)
+    assert any(isinstance(cb, ProgressBar) for _, cb in vae.net_.callbacks_)
+    vae = VAETransformer(max_epochs=2, random_state=0, verbose=1).fit(blobs)
+    assert not any(isinstance(cb, ProgressBar) for _, cb in vae.net_.callbacks_)
+    assert "train_loss" in capsys.readouterr().out
+
+
+def test_plain_function_as_callback_is_a_clear_type_error(blobs):
+    vae = VAETransformer(max_epochs=2, callbacks=[lambda net: None])
+    with pytest.raises(TypeError, match="skorch Callback"):
+        vae.fit(blobs)

@@ -1,5 +1,9 @@
 """scikit-learn's estimator checks, with no expected failures."""
 
+import inspect
+import re
+
+import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skvae import VAEImputer, VAEOutlierDetector, VAETransformer
@@ -13,3 +17,29 @@ FAST = dict(max_epochs=5, kl_warmup_epochs=2)
 )
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
+
+
+@pytest.mark.parametrize("Estimator", [VAETransformer, VAEOutlierDetector])
+def test_every_documented_default_is_the_signature_default(Estimator):
+    docscrape = pytest.importorskip("numpydoc.docscrape")
+
+    documented = {
+        p.name: p.type for p in docscrape.ClassDoc(Estimator, config={})["Parameters"]
+    }
+    signature = inspect.signature(Estimator.__init__).parameters
+    expected = {name: p.default for name, p in signature.items() if name != "self"}
+    assert set(documented) == set(expected)
+    for name, default in expected.items():
+        match = re.search(r"default=(.+)$", documented[name])
+        assert match, f"{name} documents no default"
+        written = match.group(1)
+        assert written == (
+            f'"{default}"' if isinstance(default, str) else repr(default)
+        ), name
+
+
+def test_shared_parameter_docs_type_no_default_by_hand():
+    from skvae._base import COMMON_PARAMETERS_DOC
+
+    typed = re.findall(r"default=([^{\s]\S*)", COMMON_PARAMETERS_DOC)
+    assert typed == []

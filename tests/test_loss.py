@@ -92,3 +92,29 @@ def test_reconstruction_probability_streams_the_log_sum_exp_exactly():
     torch.testing.assert_close(
         streamed, math.log(len(eps)) - torch.logsumexp(log_p, dim=0)
     )
+
+
+def test_reconstruction_probability_memory_does_not_grow_with_n_draws(monkeypatch):
+    from skvae._loss import DRAW_BLOCK, SeededDraws
+
+    module = VAEModule(n_features=4, n_components=2, hidden_layer_sizes=(8,)).eval()
+    x = torch.randn(5, 4)
+    n_draws = 3 * DRAW_BLOCK + 5
+    draws = SeededDraws(0, n_draws, 2, torch.float32)
+    with torch.no_grad():
+        expected = negative_log_reconstruction_probability(
+            module, x, draws.materialize()
+        )
+        sizes = []
+        randn = torch.randn
+
+        def spy(size, *args, **kwargs):
+            sizes.append(size[0])
+            return randn(size, *args, **kwargs)
+
+        monkeypatch.setattr(torch, "randn", spy)
+        # Two passes (two batches of rows) see the same draws.
+        for _ in range(2):
+            streamed = negative_log_reconstruction_probability(module, x, draws)
+            torch.testing.assert_close(streamed, expected)
+    assert max(sizes) == DRAW_BLOCK and sum(sizes) == 2 * n_draws

@@ -281,3 +281,48 @@ def test_clear_import_error_without_matplotlib(monkeypatch, draw):
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     with pytest.raises(ImportError, match=r"pip install 'skvae\[plot\]'"):
         draw()
+
+
+def test_displays_take_name_like_scikit_learns(detector, transformer, anomaly_data):
+    X, y = anomaly_data
+    for display in (
+        LossHistoryDisplay(epochs=[1, 2], losses={"train_loss": [2.0, 1.0]}, name="a"),
+        ScoreHistogramDisplay(scores=np.arange(5.0), name="a"),
+        LatentSpaceDisplay(Z=np.zeros((3, 2)), name="a"),
+    ):
+        assert display.name == "a"
+        assert display.plot().ax_.get_title().startswith("a ")
+        assert display.plot(name="b").ax_.get_title().startswith("b ")
+        assert display.name == "a"  # plot's name is for that plot only
+    assert LossHistoryDisplay.from_estimator(detector, name="mine").name == "mine"
+    assert ScoreHistogramDisplay.from_estimator(detector, X).name == (
+        "VAEOutlierDetector"
+    )
+    with pytest.warns(FutureWarning, match="renamed name"):
+        old = LatentSpaceDisplay(Z=np.zeros((3, 2)), estimator_name="old")
+    assert old.name == "old"
+
+
+@pytest.mark.parametrize("copy", ["skvae.save", "pickle"])
+def test_loss_history_keeps_the_best_epoch_after_save_and_load(copy, anomaly_data):
+    import io
+    import pickle
+
+    import skvae
+
+    X, _ = anomaly_data
+    vae = VAEOutlierDetector(
+        max_epochs=30, early_stopping=True, n_iter_no_change=2, random_state=0
+    ).fit(X)
+    best = dict(vae.net_.callbacks_)["early_stopping"].best_epoch_
+    assert 0 < best < len(vae.history_)  # early stopping restored an earlier epoch
+    if copy == "pickle":
+        again = pickle.loads(pickle.dumps(vae))
+    else:
+        buffer = io.BytesIO()
+        skvae.save(vae, buffer)
+        again = skvae.load(io.BytesIO(buffer.getvalue()))
+    assert again.best_epoch_ == vae.best_epoch_ == best
+    display = LossHistoryDisplay.from_estimator(again)
+    assert display.best_epoch == best
+    assert list(display.best_epoch_line_.get_xdata()) == [best, best]

@@ -123,3 +123,59 @@ def test_trimmed_loss_leaves_the_worst_fitted_rows_out(data):
 
     # Trimming keeps the far-away rows out of the fit, so they stand out more.
     assert contrast(trimmed) > contrast(plain)
+
+
+def _peak_numpy_bytes(fn):
+    """Peak memory NumPy allocates while ``fn`` runs (tracemalloc sees NumPy's
+    allocations, not torch's, which is what a whole-array conversion would use)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("layout", ["memmap", "fortran", "float64_to_float32"])
+def test_scoring_converts_per_chunk_never_the_whole_array(
+    layout, tmp_path, monkeypatch
+):
+    rng = np.random.RandomState(0)
+    n_rows, n_features = 200_000, 20  # 32 MB as float64
+    train = rng.normal(size=(300, n_features))
+    model_dtype = np.float32 if layout == "float64_to_float32" else np.float64
+    detector = VAEOutlierDetector(max_epochs=2, random_state=0).fit(
+        train.astype(model_dtype)
+    )
+    X = rng.normal(size=(n_rows, n_features))
+    if layout == "memmap":
+        np.save(tmp_path / "X.npy", X)
+        X = np.load(tmp_path / "X.npy", mmap_mode="r")
+        assert not X.flags.writeable
+    elif layout == "fortran":
+        X = np.asfortranarray(X)
+    expected = detector.score_samples(np.ascontiguousarray(X, dtype=np.float64))
+    # torch's copies are invisible to tracemalloc: the net must get X itself, and
+    # convert at most one inference batch of rows at a time.
+    import skvae._net
+
+    converted = []
+
+    def spy(rows, dtype):
+        converted.append((np.shares_memory(rows, X), len(rows)))
+        return rows_as_tensor(rows, dtype)
+
+    rows_as_tensor = skvae._net.rows_as_tensor
+    monkeypatch.setattr(skvae._net, "rows_as_tensor", spy)
+    scores = []
+    peak = _peak_numpy_bytes(lambda: scores.append(detector.score_samples(X)))
+    np.testing.assert_allclose(scores[0], expected, rtol=1e-6)
+    assert scores[0].dtype == np.float64
+    # The scores (1.6 MB) and a few batches of 8192 rows (1.3 MB each) at most; a
+    # whole copy of X would be 16 or 32 MB.
+    assert peak < 8 * 2**20, peak / 2**20
+    assert all(shared for shared, _ in converted)
+    assert max(n for _, n in converted) == detector.net_.inference_batch_size

@@ -58,6 +58,7 @@ def test_diverging_training_raises_and_keeps_no_model(Estimator):
         estimator.score(X_OK)
 
 
+@pytest.mark.filterwarnings("ignore:The train loss grew")
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_too_large_learning_rate_never_leaves_a_nan_model(Estimator):
     estimator = Estimator(lr=1e12, max_epochs=5, kl_warmup_epochs=0, random_state=0)
@@ -340,3 +341,71 @@ def test_invalid_hyper_parameters_state_the_valid_range(Estimator, params, valid
         f"Got {re.escape(repr(value))} instead",
     ):
         Estimator(**params).fit(X_OK)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+@pytest.mark.parametrize("dtype", ["category", "string", "str", "StringDType"])
+def test_string_dtypes_say_to_encode_them(Estimator, dtype):
+    pd = pytest.importorskip("pandas")
+    words = np.where(X_OK[:, 2] > 0, "up", "down")
+    if dtype == "StringDType":
+        X = np.column_stack([X_OK[:, :2].astype(str), words]).astype(
+            np.dtypes.StringDType()
+        )
+    else:
+        X = pd.DataFrame(X_OK[:, :2], columns=["a", "b"])
+        X["c"] = pd.Series(words, dtype=dtype)
+    with pytest.raises(ValueError, match="numbers only.*OneHotEncoder"):
+        Estimator(max_epochs=1).fit(X)
+
+
+def test_cast_errors_of_string_dtypes_get_the_hint(monkeypatch):
+    # The message some pandas/NumPy versions give for string columns.
+    import skvae._checks
+
+    def cannot_cast(*args, **kwargs):
+        raise TypeError("Cannot cast str dtype to float64")
+
+    monkeypatch.setattr(skvae._checks, "validate_data", cannot_cast)
+    with pytest.raises(ValueError, match="numbers only.*OneHotEncoder"):
+        VAETransformer(max_epochs=1).fit(X_OK)
+
+
+@pytest.mark.parametrize("device", ["mps", "meta", "xla", "cpu:0:1"])
+def test_unsupported_devices_get_a_value_error(device):
+    with pytest.raises(ValueError, match=re.escape(f"device={device!r}")):
+        VAETransformer(max_epochs=1, device=device).fit(X_OK)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_a_failed_refit_leaves_no_fitted_attribute_of_the_last_fit(Estimator):
+    estimator = Estimator(max_epochs=1, random_state=0).fit(X_OK)
+    assert hasattr(estimator, "n_features_in_") and hasattr(estimator, "history_")
+    bad = np.c_[X_OK, X_OK]
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        estimator.fit(bad)
+    fitted = [k for k in vars(estimator) if k.endswith("_") and not k.startswith("_")]
+    assert fitted == []
+    with pytest.raises(NotFittedError):
+        estimator.score(X_OK)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_a_loss_that_grows_by_orders_of_magnitude_warns(Estimator, blobs):
+    with pytest.warns(RuntimeWarning, match="train loss grew.*Lower `lr`"):
+        Estimator(max_epochs=10, lr=1e6, random_state=0).fit(blobs)
+
+
+def test_a_normal_fit_does_not_warn_about_the_loss(blobs, recwarn):
+    VAETransformer(max_epochs=10, random_state=0).fit(blobs)
+    assert not [w for w in recwarn if "loss grew" in str(w.message)]
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_partial_fit_with_batch_norm_and_a_one_row_chunk_says_so(Estimator):
+    estimator = Estimator(batch_norm=True, max_epochs=1, random_state=0)
+    estimator.partial_fit(X_OK)
+    with pytest.raises(ValueError, match="batch_norm=True.*partial_fit chunk has 1"):
+        estimator.partial_fit(X_OK[:1])
+    assert np.isfinite(estimator.score(X_OK))  # the model is kept
