@@ -192,7 +192,7 @@ def test_table_encoder_round_trip():
     assert back["n"].tolist()[:2] == [1.0, 2.0] and back["c"][0] == "b"
 
 
-def test_pickle_keeps_categories_and_save_says_what_to_do(table, detector, tmp_path):
+def test_pickle_and_save_keep_categories(table, detector, tmp_path):
     import pickle
 
     import skvae
@@ -202,7 +202,10 @@ def test_pickle_keeps_categories_and_save_says_what_to_do(table, detector, tmp_p
     np.testing.assert_array_equal(
         restored.score_samples(table.iloc[:20]), detector.score_samples(table.iloc[:20])
     )
-    with pytest.raises(
-        ValueError, match="categorical columns or missing cells.*pickle"
-    ):
-        skvae.save(detector, tmp_path / "model.skvae")
+    # skvae.save stores the encoder too (tests/test_table_persistence.py).
+    skvae.save(detector, tmp_path / "model.skvae")
+    loaded = skvae.load(tmp_path / "model.skvae")
+    assert loaded.table_encoder_.categories_[1].tolist() == ["A", "B", "C"]
+    np.testing.assert_array_equal(
+        loaded.score_samples(table.iloc[:20]), detector.score_samples(table.iloc[:20])
+    )
