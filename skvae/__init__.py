@@ -1,5 +1,6 @@
 """skvae: variational autoencoders for scikit-learn users."""
 
+from ._imputer import VAEImputer
 from ._outlier import VAEOutlierDetector
 from ._persistence import SKOPS_TRUSTED, load, save
 from ._transformer import VAETransformer
@@ -8,6 +9,7 @@ from .exceptions import TrainingDivergedError
 __all__ = [
     "SKOPS_TRUSTED",
     "TrainingDivergedError",
+    "VAEImputer",
     "VAEOutlierDetector",
     "VAETransformer",
     "load",

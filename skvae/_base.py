@@ -20,7 +20,7 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback, EarlyStopping, LRScheduler, ProgressBar
 from skorch.history import History
 
-from ._checks import narrowing_overflow_error, validate_numeric_data
+from ._checks import narrowing_overflow_error
 from ._loss import (
     SeededDraws,
     negative_elbo,
@@ -30,6 +30,14 @@ from ._loss import (
 from ._module import ACTIVATIONS, NOISE_MODELS, VAEModule
 from ._net import VAENet, ValidationSplit, is_streaming
 from ._state import best_epoch, check_net_state, json_safe, plain_value
+from ._tabular import (
+    check_layout,
+    encoder_from_state,
+    encoder_state,
+    module_layout,
+    numeric_variance,
+    validate_table,
+)
 from ._warm_start import continue_training, reusable_module
 from .callbacks import KLAnnealing
 from .exceptions import TrainingDivergedError
@@ -69,6 +77,7 @@ BASE_PARAMETER_CONSTRAINTS: dict = {
     "device": [str, torch.device],
     "random_state": ["random_state"],
     "verbose": ["verbose"],
+    "categorical_features": ["array-like", StrOptions({"from_dtype"}), None],
 }
 
 
@@ -342,7 +351,7 @@ class BaseVAE(BaseEstimator):
         previous_net = self.__dict__.pop("net_", None)
         for name in [k for k in vars(self) if k.endswith("_") and k[0] != "_"]:
             delattr(self, name)
-        X = validate_numeric_data(self, X, dtype=_FLOAT_DTYPES, order="C")
+        X = self._validate_table(X, reset=True)
         self._train_new_net(X, epochs=None, previous_net=previous_net)
         return X
 
@@ -358,9 +367,7 @@ class BaseVAE(BaseEstimator):
         if not isinstance(epochs, Integral) or isinstance(epochs, bool) or epochs < 1:
             raise ValueError(f"epochs must be an int >= 1, got {epochs!r}.")
         first_call = not hasattr(self, "net_")
-        X = validate_numeric_data(
-            self, X, dtype=_FLOAT_DTYPES, order="C", reset=first_call
-        )
+        X = self._validate_table(X, reset=first_call)
         if first_call:
             self._train_new_net(X, epochs=epochs)
             return X
@@ -391,14 +398,20 @@ class BaseVAE(BaseEstimator):
         ``partial_fit`` call. With ``warm_start``, ``previous_net``'s weights are
         trained further when the architecture still fits."""
         n_samples, n_features = X.shape
-        n_components = self._resolve_n_components(n_features)
+        self.module_layout_ = module_layout(self.table_encoder_, X)
+        n_components = self._resolve_n_components(self.n_features_in_)
         if self.hidden_layer_sizes is None:
             hidden = auto_hidden_layer_sizes(n_features, n_components)
         else:
             hidden = _check_hidden_layer_sizes(self, self.hidden_layer_sizes)
         output_activation = self.output_activation
         if output_activation == "auto":
-            in_unit_interval = X.min() >= 0.0 and X.max() <= 1.0
+            numeric = X[:, : self.module_layout_["n_features"]]
+            in_unit_interval = (
+                self.table_encoder_ is None
+                and np.nanmin(numeric) >= 0.0
+                and np.nanmax(numeric) <= 1.0
+            )
             output_activation = "sigmoid" if in_unit_interval else "identity"
         batch_size = (
             auto_batch_size(n_samples) if self.batch_size == "auto" else self.batch_size
@@ -436,7 +449,11 @@ class BaseVAE(BaseEstimator):
             init_generator, _, _ = make_generators(seed, device)
             module = self._build_module(init_generator, dtype).to(device)
             with np.errstate(over="ignore"):  # huge inputs: diverge clearly later
-                module.set_feature_variance(torch.from_numpy(np.var(X, axis=0)))
+                module.set_feature_variance(
+                    torch.from_numpy(
+                        numeric_variance(X, self.module_layout_["n_features"])
+                    )
+                )
         net = self._build_net(
             module,
             early_stopping=early_stopping,
@@ -465,8 +482,11 @@ class BaseVAE(BaseEstimator):
 
     def _module_params(self) -> dict:
         """The arguments of the fitted network's ``VAEModule``."""
+        layout = self.module_layout_
         return dict(
-            n_features=self.n_features_in_,
+            n_features=layout["n_features"],
+            cardinalities=tuple(layout["cardinalities"]),
+            missing_input=layout["missing_input"],
             n_components=self.n_components_,
             hidden_layer_sizes=tuple(self.hidden_layer_sizes_),
             activation=self.activation,
@@ -594,11 +614,36 @@ class BaseVAE(BaseEstimator):
         net = state.pop("net_", None)
         if net is not None:
             state["_net_state"] = self._export_net(net)
+        if state.get("table_encoder_") is not None:
+            try:
+                state["table_encoder_"] = encoder_state(state["table_encoder_"])
+            except TypeError:  # categories JSON cannot hold: pickle keeps them
+                pass
+        if "module_layout_" in state:
+            layout = state["module_layout_"]
+            state["module_layout_"] = dict(
+                layout, cardinalities=[int(c) for c in layout["cardinalities"]]
+            )
         return state
 
     def __setstate__(self, state):
         state = dict(state)
         net_state = state.pop("_net_state", None)
+        if "module_layout_" in state:
+            n_features_in = state.get("n_features_in_")
+            if (
+                isinstance(n_features_in, bool)
+                or not isinstance(n_features_in, Integral)
+                or n_features_in < 1
+            ):
+                raise ValueError(
+                    "Not a valid skvae model: n_features_in_ must be an integer >= 1."
+                )
+            encoder = encoder_from_state(state.get("table_encoder_"), n_features_in)
+            state["table_encoder_"] = encoder
+            state["module_layout_"] = check_layout(
+                state["module_layout_"], encoder, n_features_in
+            )
         super().__setstate__(state)
         if net_state is not None:
             self.net_ = self._import_net(net_state)
@@ -617,8 +662,15 @@ class BaseVAE(BaseEstimator):
         :meth:`_map` converts it batch by batch, never whole.
         """
         check_is_fitted(self)
-        X = validate_numeric_data(self, X, dtype=_FLOAT_DTYPES, reset=False)
+        X = self._validate_table(X, reset=False, order=None)
         return X, X.dtype
+
+    def _validate_table(self, X, reset: bool, order: str | None = "C") -> np.ndarray:
+        """Validated input as the network's float matrix (see
+        :func:`skvae._tabular.validate_table`). Numeric arrays keep their layout
+        with ``order=None`` (inference converts them batch by batch); tables are
+        encoded into a new C-ordered array."""
+        return validate_table(self, X, reset=reset, dtype=_FLOAT_DTYPES, order=order)
 
     def _as_module_tensor(self, X: np.ndarray) -> torch.Tensor:
         return to_tensor(X).to(self._module_dtype())
@@ -680,12 +732,15 @@ class BaseVAE(BaseEstimator):
         return self._reconstruction(*self._inference_input(X), per_feature)
 
     def _reconstruction(self, X, out_dtype, per_feature: bool = False) -> np.ndarray:
-        return self._map(
+        error = self._map(
             X,
             lambda m, x: reconstruction_nll(m, x, per_feature=per_feature),
             self.n_features_in_ if per_feature else None,
             out_dtype,
         )
+        if per_feature and self.table_encoder_ is not None:
+            error = self.table_encoder_.to_original_order(error)
+        return error
 
     def _negative_elbo(self, X, out_dtype) -> np.ndarray:
         return self._map(X, negative_elbo, None, out_dtype)
@@ -751,7 +806,7 @@ class BaseVAE(BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
+        tags.input_tags.allow_nan = True
         return tags
 
 
@@ -786,6 +841,20 @@ def fill_parameter_docs(estimator_class) -> None:
 # Shared by both estimators' docstrings (inserted with str.format), so the two
 # parameter lists cannot drift apart.
 COMMON_PARAMETERS_DOC = """\
+    categorical_features : "from_dtype", array-like of int, bool or str, or None, \
+default={categorical_features}
+        Which columns are categorical, as in
+        :class:`~sklearn.ensemble.HistGradientBoostingClassifier`: "from_dtype"
+        takes the ``category``, ``object``, ``string`` and ``bool`` columns of a
+        DataFrame (none of an array); or column indices, a boolean mask, or column
+        names; None for none. Categorical columns are one-hot encoded inside and
+        modelled by a softmax head (cross-entropy in the likelihood); with them, the
+        numeric columns are standardized inside. A category not seen in ``fit`` is
+        treated as a missing cell (as ``OneHotEncoder(handle_unknown="ignore")``
+        encodes it: no category). At most 1000 categories per column. Missing
+        cells (NaN, ``None``, ``pd.NA``) are accepted everywhere: the likelihood
+        covers the observed cells, scaled to the full row, and when the training
+        data had missing cells the encoder also gets the observed mask.
     hidden_layer_sizes : sequence of int or None, default={hidden_layer_sizes}
         Encoder widths, first to last; the decoder mirrors them. None picks two
         layers about ``2 * n_features`` and ``n_features`` wide (16 to 256).

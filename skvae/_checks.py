@@ -21,8 +21,10 @@ def _explain_non_numeric():
         ):
             raise
         raise ValueError(
-            f"X must hold numbers only ({exc}). Encode categorical or text columns "
-            "first, for example with OneHotEncoder in a ColumnTransformer."
+            f"X must hold numbers only ({exc}). Name categorical columns in "
+            "categorical_features (or pass a DataFrame with 'category' or object "
+            "columns), or encode them first, for example with OneHotEncoder in a "
+            "ColumnTransformer."
         ) from exc
 
 

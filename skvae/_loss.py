@@ -1,9 +1,17 @@
 """The VAE's likelihood: the training loss and the per-sample scores built on it.
 
-The decoder defines a Gaussian p(x|z) = N(decoder(z), diag(sigma^2)) whose variances
-are learned (see :class:`~skvae._module.VAEModule`'s ``noise_model``), the encoder a
-diagonal Gaussian q(z|x), and the prior is N(0, I). Every quantity here is in nats
-per sample: the loss and all the anomaly scores are terms of one likelihood.
+The decoder defines a Gaussian p(x|z) = N(decoder(z), diag(sigma^2)) for numeric
+columns, whose variances are learned (see :class:`~skvae._module.VAEModule`'s
+``noise_model``), and a categorical distribution (softmax of the decoder's logits)
+for each categorical column; the encoder a diagonal Gaussian q(z|x), and the prior is
+N(0, I). Every quantity here is in nats per sample: the loss and all the anomaly
+scores are terms of one likelihood.
+
+Missing cells (NaN numeric values, all-zero one-hot blocks) are left out of the
+likelihood; the sum over a row's observed cells is then scaled by
+``n_columns / n_observed`` (:func:`row_nll`), so that a row with many missing cells
+is scored on the same scale as a complete one instead of looking normal because
+little of it is seen.
 """
 
 from __future__ import annotations
@@ -76,6 +84,91 @@ def nll_offset(noise_log_var: torch.Tensor, n_features: int) -> torch.Tensor:
     return 0.5 * (noise_log_var + _LOG_2PI).expand(n_features).sum()
 
 
+def cell_nll(
+    reconstruction: torch.Tensor,
+    x: torch.Tensor,
+    noise_log_var: torch.Tensor,
+    cardinalities=(),
+    excess: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Negative log-likelihood of every cell, and which cells are observed.
+
+    Numeric column ``j`` (the first ``x.shape[1] - sum(cardinalities)`` columns):
+    ``(x_j - mu_j)^2 / (2 s_j^2) + log(2 pi s_j^2) / 2`` (without the second term
+    when ``excess``). Categorical column ``k`` with one-hot block ``e_k`` and logits
+    ``l_k``: the cross-entropy ``-sum_c e_kc log softmax(l_k)_c``, which is already
+    zero at its minimum. Missing cells get 0.
+
+    Returns
+    -------
+    nll, observed : tensors of shape (n_samples, n_columns)
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skvae._loss import cell_nll
+    >>> x = torch.tensor([[float("nan"), 0.0, 1.0]])  # numeric NaN, then a category
+    >>> logits = torch.tensor([[5.0, 0.0, 0.0]])
+    >>> nll, observed = cell_nll(logits, x, torch.zeros(1), cardinalities=(2,))
+    >>> nll, observed
+    (tensor([[0.0000, 0.6931]]), tensor([[False,  True]]))
+    """
+    n_numeric = x.shape[1] - sum(cardinalities)
+    numeric = x[:, :n_numeric]
+    observed = ~numeric.isnan()
+    residual = torch.where(observed, numeric - reconstruction[:, :n_numeric], 0.0)
+    noise_log_var = noise_log_var.expand(n_numeric)
+    nll = 0.5 * residual.square() * torch.exp(-noise_log_var)
+    if not excess:
+        nll = nll + torch.where(observed, 0.5 * (noise_log_var + _LOG_2PI), 0.0)
+    if not cardinalities:
+        return nll, observed
+    nlls, masks = [nll], [observed]
+    for logits, one_hot in zip(
+        reconstruction[:, n_numeric:].split(cardinalities, dim=1),
+        x[:, n_numeric:].split(cardinalities, dim=1),
+        strict=True,
+    ):
+        nlls.append(-(one_hot * logits.log_softmax(dim=1)).sum(dim=1, keepdim=True))
+        masks.append(one_hot.sum(dim=1, keepdim=True) > 0)
+    return torch.cat(nlls, dim=1), torch.cat(masks, dim=1)
+
+
+def row_nll(nll: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
+    """Sum of each row's observed-cell NLL, scaled to the full row.
+
+    ``n_columns / n_observed`` times the sum: the observed cells' mean NLL times
+    the number of columns, the estimate of the full row's NLL that assumes missing
+    cells are as well explained as observed ones. Without scaling, a row with most
+    cells missing would get a small NLL (few terms) and look normal. A row with no
+    observed cell gets 0.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skvae._loss import row_nll
+    >>> nll = torch.tensor([[2.0, 4.0], [2.0, 0.0]])
+    >>> row_nll(nll, torch.tensor([[True, True], [True, False]]))
+    tensor([6., 4.])
+    """
+    n_observed = observed.sum(dim=1).clamp_min(1).to(nll.dtype)
+    return nll.sum(dim=1) * (observed.shape[1] / n_observed)
+
+
+def observed_nll(
+    reconstruction: torch.Tensor,
+    x: torch.Tensor,
+    noise_log_var: torch.Tensor,
+    cardinalities=(),
+) -> torch.Tensor:
+    """Negative log-likelihood of each sample over its observed cells (see
+    :func:`cell_nll`), scaled to the full row (:func:`row_nll`); for complete
+    numeric data it is :func:`gaussian_nll`."""
+    if not cardinalities and not bool(x.isnan().any()):
+        return gaussian_nll(reconstruction, x, noise_log_var)
+    return row_nll(*cell_nll(reconstruction, x, noise_log_var, cardinalities))
+
+
 def kl_divergence(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
     """KL(N(mean, exp(log_var)) || N(0, I)) of each sample, in nats."""
     return 0.5 * (mean.square() + log_var.exp() - 1.0 - log_var).sum(dim=1)
@@ -92,20 +185,28 @@ def negative_elbo(module, x: torch.Tensor) -> torch.Tensor:
     deterministic (a one-point estimate of the expected log-likelihood).
     """
     mean, log_var = module.encode(x)
-    return gaussian_nll(
-        module.decode(mean), x, module.noise_log_variance()
+    return observed_nll(
+        module.decode(mean), x, module.noise_log_variance(), module.cardinalities
     ) + kl_divergence(mean, log_var)
 
 
 def reconstruction_nll(module, x: torch.Tensor, per_feature: bool = False):
     """Excess negative log-likelihood of the decoded posterior mean (see
-    :func:`excess_nll`): per feature, or summed per sample."""
-    return excess_nll(
-        module.decode(module.encode(x)[0]),
+    :func:`excess_nll` and :func:`cell_nll`): per column (0 for missing cells), or
+    per sample, scaled to the full row as in :func:`row_nll`."""
+    reconstruction = module.decode(module.encode(x)[0])
+    if not module.cardinalities and not bool(x.isnan().any()):
+        return excess_nll(
+            reconstruction, x, module.noise_log_variance(), per_feature=per_feature
+        )
+    nll, observed = cell_nll(
+        reconstruction,
         x,
         module.noise_log_variance(),
-        per_feature=per_feature,
+        module.cardinalities,
+        excess=True,
     )
+    return nll if per_feature else row_nll(nll, observed)
 
 
 def negative_log_reconstruction_probability(
@@ -123,7 +224,9 @@ def negative_log_reconstruction_probability(
     noise_log_var = module.noise_log_variance()
     running_max = running_sum = None
     for e in eps:
-        log_p = -gaussian_nll(module.decode(mean + std * e), x, noise_log_var)
+        log_p = -observed_nll(
+            module.decode(mean + std * e), x, noise_log_var, module.cardinalities
+        )
         if running_max is None:
             running_max, running_sum = log_p, torch.ones_like(log_p)
             continue
@@ -196,8 +299,10 @@ class LossTerms(NamedTuple):
 class VAELoss(nn.Module):
     """Criterion returning the reconstruction and KL terms of the negative ELBO.
 
-    The reconstruction term is the Gaussian negative log-likelihood of the input
-    under the decoder's output and noise variances. The weighting by ``beta`` is
+    The reconstruction term is the negative log-likelihood of the input's observed
+    cells under the decoder's output (Gaussian with the noise variances for numeric
+    columns, softmax for categorical ones), scaled to the full row
+    (:func:`observed_nll`). The weighting by ``beta`` is
     left to the caller (the net), because KL annealing changes it from epoch to
     epoch.
 
@@ -228,7 +333,9 @@ class VAELoss(nn.Module):
 
     def forward(self, output, x: torch.Tensor) -> LossTerms:
         terms = LossTerms(
-            gaussian_nll(output.reconstruction, x, output.noise_log_var),
+            observed_nll(
+                output.reconstruction, x, output.noise_log_var, output.cardinalities
+            ),
             kl_divergence(output.mean, output.log_var),
         )
         if self.reduction == "none":

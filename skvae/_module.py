@@ -85,12 +85,17 @@ def _consistency_factor(trim_fraction: float) -> float:
 
 class VAEOutput(NamedTuple):
     """What :class:`VAEModule` returns: the decoded input, the posterior and the
-    decoder's log noise variance per feature."""
+    decoder's log noise variance per numeric feature.
+
+    With categorical columns (``cardinalities``) the reconstruction holds the
+    numeric means first, then one block of logits per categorical column.
+    """
 
     reconstruction: torch.Tensor
     mean: torch.Tensor
     log_var: torch.Tensor
     noise_log_var: torch.Tensor
+    cardinalities: tuple = ()
 
 
 class SeededDropout(nn.Dropout):
@@ -161,6 +166,16 @@ class VAEModule(nn.Module):
         Share of each batch's largest squared residuals, per feature, left out of
         the noise-variance estimate (see :func:`trimmed_variance`); set it to the
         share a trimmed loss leaves out.
+    cardinalities : sequence of int, default=()
+        Number of categories of each categorical column. The input then holds the
+        ``n_features`` numeric columns followed by one one-hot block per
+        categorical column (all zeros where the cell is missing), and the decoder
+        returns one block of logits per categorical column after the numeric means.
+    missing_input : bool, default=False
+        Tell the encoder which cells are missing: a 0/1 "observed" indicator per
+        column (numeric, then categorical) is concatenated to its input. Missing
+        numeric cells are NaN in the input; the encoder sees them filled (see
+        :meth:`fill_missing`) whatever this setting.
 
     Examples
     --------
@@ -185,6 +200,8 @@ class VAEModule(nn.Module):
         output_activation: str = "identity",
         noise_model: str = "feature",
         trim_fraction: float = 0.0,
+        cardinalities=(),
+        missing_input: bool = False,
     ):
         super().__init__()
         if noise_model not in NOISE_MODELS:
@@ -193,6 +210,17 @@ class VAEModule(nn.Module):
             )
         self.noise_model = noise_model
         self.trim_fraction = trim_fraction
+        self.cardinalities = tuple(int(c) for c in cardinalities)
+        self.missing_input = bool(missing_input)
+        if self.cardinalities and output_activation != "identity":
+            raise ValueError(
+                "Categorical columns need output_activation='identity' (their "
+                "decoder outputs are logits)."
+            )
+        n_encoded = n_features + sum(self.cardinalities)
+        n_columns = n_features + len(self.cardinalities)
+        n_input = n_encoded + (n_columns if self.missing_input else 0)
+        widths = [n_input, *hidden_layer_sizes]
         # The arguments this module was built with, which the net also receives as
         # its module__ parameters (see VAENet.initialized_instance).
         self.init_params = dict(
@@ -205,14 +233,15 @@ class VAEModule(nn.Module):
             output_activation=output_activation,
             noise_model=noise_model,
             trim_fraction=trim_fraction,
+            cardinalities=tuple(int(c) for c in cardinalities),
+            missing_input=bool(missing_input),
         )
-        widths = [n_features, *hidden_layer_sizes]
         self.encoder = _mlp(widths, activation, batch_norm, dropout)
         self.mean = nn.Linear(widths[-1], n_components)
         self.log_var = nn.Linear(widths[-1], n_components)
         self.decoder = nn.Sequential(
             _mlp([n_components, *widths[:0:-1]], activation, False, 0.0),
-            nn.Linear(widths[1], n_features),
+            nn.Linear(widths[1], n_encoded),
             OUTPUT_ACTIVATIONS[output_activation](),
         )
         # Variance of each feature in the training data: the scale of the noise
@@ -239,7 +268,15 @@ class VAEModule(nn.Module):
         if self.noise_model == "fixed":
             return torch.full_like(self.feature_var, _FIXED_NOISE_LOG_VAR)
         if residual is not None:
-            batch_var = trimmed_variance(residual.detach(), self.trim_fraction)
+            residual = residual.detach()
+            if residual.isnan().any():
+                # A missing cell's expected squared residual under the current
+                # model is the current noise variance (the EM step for the
+                # variance of a Gaussian with missing values).
+                residual = torch.where(
+                    residual.isnan(), self.running_noise_var.sqrt(), residual
+                )
+            batch_var = trimmed_variance(residual, self.trim_fraction)
             if self.noise_model != "feature":
                 batch_var = batch_var.mean().expand_as(self.feature_var)
             with torch.no_grad():
@@ -266,6 +303,8 @@ class VAEModule(nn.Module):
         return self
 
     generator: torch.Generator | None = None
+    # Pseudo-Gibbs passes that fill missing cells before encoding at inference.
+    n_impute_iter: int = 2
 
     def set_generator(self, generator: torch.Generator | None) -> VAEModule:
         """Draw training noise (latent samples, dropout masks) from ``generator``
@@ -316,8 +355,98 @@ class VAEModule(nn.Module):
             module = cls(**kwargs)
         return module.to_empty(device="cpu").reset_parameters(generator)
 
-    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return the mean and log-variance of q(z|x)."""
+    @property
+    def n_numeric(self) -> int:
+        return len(self.feature_var)
+
+    def observed(self, x: torch.Tensor) -> torch.Tensor:
+        """Which cells of each column are observed, shape (n_samples, n_columns):
+        numeric cells that are not NaN, categorical cells whose one-hot block is
+        not all zeros."""
+        numeric = ~x[:, : self.n_numeric].isnan()
+        if not self.cardinalities:
+            return numeric
+        blocks = x[:, self.n_numeric :].split(self.cardinalities, dim=1)
+        return torch.cat(
+            [numeric, *(block.sum(dim=1, keepdim=True) > 0 for block in blocks)],
+            dim=1,
+        )
+
+    def fill_missing(
+        self, x: torch.Tensor, n_iter: int = 0, observed: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``x`` with its missing numeric cells filled, ready for the encoder.
+
+        Missing numeric cells start at the decoder's output for the prior mean
+        ``z = 0`` (a model-based column mean; missing categorical cells stay all
+        zero, the "no category" input). ``n_iter`` pseudo-Gibbs passes then
+        replace each missing cell with the reconstruction of the current fill,
+        numeric means and categorical probabilities (Rezende et al., 2014; the
+        conditional-mean variant used by MIWAE and HI-VAE). With
+        ``missing_input`` every pass encodes the constant fill with the mask, as
+        in training, so one pass is the result.
+        """
+        if observed is None:
+            observed = self.observed(x)
+        if bool(observed.all()):
+            return x
+        missing_numeric = ~observed[:, : self.n_numeric]
+        # The fill is an input, not a prediction to train: no gradient through it.
+        start = self.decode(x.new_zeros((1, self.mean.out_features))).detach()
+        filled = x.clone()
+        filled[:, : self.n_numeric] = torch.where(
+            missing_numeric, start[:, : self.n_numeric], x[:, : self.n_numeric]
+        )
+        if self.cardinalities:
+            missing = torch.repeat_interleave(
+                ~observed[:, self.n_numeric :],
+                torch.tensor(self.cardinalities, device=x.device),
+                dim=1,
+            )
+        # A model trained with the observed mask saw this constant fill in every
+        # missing cell; fed its own refills, its encoder drifts (measured: the
+        # error grows with each pass), so it always encodes the constant fill and
+        # one pass is the conditional imputation (as in MIWAE). A model trained on
+        # complete data has no such convention, and refining helps it.
+        constant = filled
+        for _ in range(n_iter):
+            source = constant if self.missing_input else filled
+            guess = self.decode(self.encode(source, observed)[0]).detach()
+            filled = filled.clone()
+            filled[:, : self.n_numeric] = torch.where(
+                missing_numeric, guess[:, : self.n_numeric], filled[:, : self.n_numeric]
+            )
+            if self.cardinalities:
+                probs = torch.cat(
+                    [
+                        block.softmax(dim=1)
+                        for block in guess[:, self.n_numeric :].split(
+                            self.cardinalities, dim=1
+                        )
+                    ],
+                    dim=1,
+                )
+                filled[:, self.n_numeric :] = torch.where(
+                    missing, probs, x[:, self.n_numeric :]
+                )
+        return filled
+
+    def encode(
+        self, x: torch.Tensor, observed: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return the mean and log-variance of q(z|x).
+
+        Missing numeric cells (NaN) are filled first (:meth:`fill_missing`, with
+        ``n_impute_iter`` passes in evaluation mode); with ``missing_input`` the
+        observed indicator is concatenated to the input.
+        """
+        if observed is None:
+            observed = self.observed(x)
+            x = self.fill_missing(
+                x, 0 if self.training else self.n_impute_iter, observed
+            )
+        if self.missing_input:
+            x = torch.cat([x, observed.to(x.dtype)], dim=1)
         hidden = self.encoder(x)
         log_var = self.log_var(hidden).clamp(_LOG_VAR_MIN, _LOG_VAR_MAX)
         return self.mean(hidden), log_var
@@ -346,7 +475,15 @@ class VAEModule(nn.Module):
             else mean
         )
         reconstruction = self.decode(z)
-        residual = x - reconstruction if self.training else None
+        residual = (
+            x[:, : self.n_numeric] - reconstruction[:, : self.n_numeric]
+            if self.training
+            else None
+        )
         return VAEOutput(
-            reconstruction, mean, log_var, self.noise_log_variance(residual)
+            reconstruction,
+            mean,
+            log_var,
+            self.noise_log_variance(residual),
+            self.cardinalities,
         )

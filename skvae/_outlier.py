@@ -166,6 +166,7 @@ default={score_method}
         device="cpu",
         random_state=None,
         verbose: int = 0,
+        categorical_features="from_dtype",
     ):
         self.contamination = contamination
         self.score_method = score_method
@@ -193,6 +194,7 @@ default={score_method}
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.categorical_features = categorical_features
 
     def _resolve_n_components(self, n_features: int) -> int:
         if self.n_components == "auto":

@@ -29,6 +29,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._module import NOISE_MODELS
 from ._outlier import VAEOutlierDetector
 from ._state import check_module_params, plain_value, state_size
+from ._tabular import TableEncoder, check_layout, encoder_from_state
 from ._transformer import VAETransformer
 
 ESTIMATORS = {cls.__name__: cls for cls in (VAETransformer, VAEOutlierDetector)}
@@ -84,6 +85,16 @@ def _params_to_json(estimator) -> dict:
     return params
 
 
+def _plain_fitted(value):
+    if isinstance(value, dict):
+        return {str(k): _plain_fitted(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain_fitted(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return plain_value(value.tolist())
+    return plain_value(value)
+
+
 def _to_bytes(estimator) -> bytes:
     from safetensors.numpy import save as save_tensors
 
@@ -104,9 +115,14 @@ def _to_bytes(estimator) -> bytes:
         if key == "_sklearn_output_config":
             output_config = {k: v for k, v in value.items() if k == "transform"}
         elif key.endswith("_") and not key.startswith("_"):
-            fitted[key] = plain_value(
-                value.tolist() if isinstance(value, np.ndarray) else value
-            )
+            if isinstance(value, TableEncoder):
+                raise ValueError(
+                    f"Cannot save {name}: a categorical column's categories (or "
+                    "dtype) are not strings, numbers or bools, and skvae files hold "
+                    "them as JSON. Convert such columns first (e.g. "
+                    "X[column].astype(str)), or pickle the estimator."
+                )
+            fitted[key] = _plain_fitted(value)
     tensors = {f"module.{k}": v for k, v in net_state["module"].items()}
     for index, entry in enumerate(net_state["optimizer_state"]):
         tensors.update({f"optimizer.{index}.{k}": v for k, v in entry.items()})
@@ -352,6 +368,7 @@ def _set_fitted(estimator, fitted: dict) -> None:
         "n_iter_no_change_",
         "kl_warmup_epochs_",
     }
+    required |= {"module_layout_", "table_encoder_"}
     if name == "VAEOutlierDetector":
         required.add("offset_")
     _expect_keys(fitted, required, "fitted", {"feature_names_in_"})
@@ -387,6 +404,11 @@ def _set_fitted(estimator, fitted: dict) -> None:
             raise _bad_file("feature_names_in_ must be a list of strings")
         if len(names) != n_features:
             raise _bad_file("feature_names_in_ does not have n_features_in_ names")
+    encoder = encoder_from_state(fitted["table_encoder_"], n_features)
+    layout = check_layout(fitted["module_layout_"], encoder, n_features)
+    if encoder is not None and names is not None and encoder.column_names_ != names:
+        raise _bad_file("the table encoder's column names are not feature_names_in_")
+    fitted = dict(fitted, table_encoder_=encoder, module_layout_=layout)
     for key, value in fitted.items():
         if key == "feature_names_in_":
             value = np.asarray(value, dtype=object)

@@ -100,11 +100,20 @@ def state_size(module_params: dict) -> int:
     >>> state_size(params) == sum(
     ...     t.numel() for t in VAEModule(**params).state_dict().values())
     True
+    >>> params.update(cardinalities=(3, 2), missing_input=True)
+    >>> state_size(params) == sum(
+    ...     t.numel() for t in VAEModule(**params).state_dict().values())
+    True
     """
     n, k = module_params["n_features"], module_params["n_components"]
+    cardinalities = list(module_params.get("cardinalities", ()))
+    encoded = n + sum(cardinalities)  # numeric columns, then one-hot blocks
+    n_input = encoded
+    if module_params.get("missing_input", False):
+        n_input += n + len(cardinalities)  # the observed mask, one per column
     hidden = list(module_params["hidden_layer_sizes"])
-    widths = [n, *hidden]
-    total = 2 * n  # feature_var, running_noise_var
+    widths = [n_input, *hidden]
+    total = 2 * n  # feature_var, running_noise_var (numeric columns)
     for a, b in zip(widths[:-1], widths[1:], strict=True):
         total += a * b + b
         if module_params.get("batch_norm", False):
@@ -113,7 +122,7 @@ def state_size(module_params: dict) -> int:
     decoder = [k, *widths[:0:-1]]
     for a, b in zip(decoder[:-1], decoder[1:], strict=True):
         total += a * b + b
-    return total + widths[1] * n + n
+    return total + widths[1] * encoded + encoded
 
 
 def check_module_params(module_params: dict) -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from numbers import Integral
 
+import numpy as np
 from sklearn.base import (
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
     _fit_context,
 )
 from sklearn.utils._param_validation import Interval
+from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import _FLOAT_DTYPES, BaseVAE, fill_parameter_docs
@@ -120,6 +122,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         device="cpu",
         random_state=None,
         verbose: int = 0,
+        categorical_features="from_dtype",
     ):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -144,6 +147,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.categorical_features = categorical_features
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -249,6 +253,10 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         Returns
         -------
         X_original : ndarray of shape (n_samples, n_features_in_), dtype of X
+            With categorical columns, an object array holding the most probable
+            category of each categorical column and numeric values in the
+            original units; a DataFrame with the original column names and
+            dtypes under ``set_output(transform="pandas")``.
 
         Examples
         --------
@@ -268,12 +276,17 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
                 f"X has {Z.shape[1]} features, but inverse_transform of "
                 f"{type(self).__name__} expects {self.n_components_} (n_components)."
             )
-        return self._map(
+        encoder = self.table_encoder_
+        if encoder is None:
+            return self._map(Z, lambda m, z: m.decode(z), self.n_features_in_, Z.dtype)
+        decoded = self._map(
             Z,
             lambda m, z: m.decode(z),
-            self.n_features_in_,
-            Z.dtype,
+            encoder.n_numeric + sum(encoder.cardinalities),
+            np.float64,
         )
+        as_frame = _get_output_config("transform", self)["dense"] == "pandas"
+        return encoder.inverse_transform(decoded, as_frame=as_frame)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

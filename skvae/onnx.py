@@ -123,6 +123,20 @@ class _Network:
 
     def __init__(self, estimator, opv: int):
         module = estimator.net_.module_
+        if (
+            getattr(estimator, "table_encoder_", None) is not None
+            or module.cardinalities
+            or module.missing_input
+        ):
+            # The graph knows only numeric inputs: exporting such a model would
+            # score the encoded table wrongly, silently.
+            raise NotImplementedError(
+                f"skvae.onnx exports {type(estimator).__name__} models fitted on "
+                "numeric arrays without missing cells; this one was fitted on a "
+                "table with categorical columns or missing values. To export, encode "
+                "the table before skvae (OneHotEncoder and SimpleImputer in a "
+                "ColumnTransformer) and fit on the numeric result."
+            )
         self.module = module
         self.opv = opv
         self.dtype = torch.empty(0, dtype=next(module.parameters()).dtype).numpy().dtype

@@ -213,3 +213,24 @@ def test_pipeline_matches_on_donors(score_method):
         atol=RTOL * np.abs(expected).max(),
     )
     assert_labels_equal(labels, pipe.predict(X), scores)
+
+
+def test_table_models_are_refused_rather_than_exported_wrongly():
+    pd = pytest.importorskip("pandas")
+    from skvae import VAEOutlierDetector
+
+    rng = np.random.RandomState(0)
+    table = pd.DataFrame(
+        {
+            "size": rng.normal(size=120),
+            "colour": pd.Categorical(rng.choice(["red", "blue"], size=120)),
+        }
+    )
+    from skl2onnx.common.data_types import DoubleTensorType
+
+    with_gaps = rng.normal(size=(120, 3))
+    with_gaps[::7, 1] = np.nan
+    for X in (table, with_gaps):
+        detector = VAEOutlierDetector(max_epochs=2, random_state=0).fit(X)
+        with pytest.raises(NotImplementedError, match="categorical columns or miss"):
+            to_onnx(detector, initial_types=[("X", DoubleTensorType([None, 3]))])
