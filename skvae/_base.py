@@ -247,14 +247,6 @@ class BaseVAE(BaseEstimator):
     _auto_patience_steps: int = 500
     # Fewer epochs than this of patience would stop on the noise of a single epoch.
     _min_patience_epochs: int = 5
-    # Plateau stopping on tiny data (fit with max_epochs="auto" on fewer than
-    # _plateau_max_rows training rows): stop once the monitored loss has not
-    # improved by _plateau_tol (relative) for _plateau_patience_steps steps. The
-    # step budget stays the ceiling, and early stopping, when on, still restores
-    # its best epoch; 0 steps turns it off.
-    _plateau_patience_steps: int = 0
-    _plateau_tol: float = 0.01
-    _plateau_max_rows: int = 0
 
     # -- fitting -----------------------------------------------------------------
 
@@ -280,34 +272,12 @@ class BaseVAE(BaseEstimator):
             self.kl_warmup_epochs_ = self.max_epochs_ // 10
         else:
             self.kl_warmup_epochs_ = self.kl_warmup_epochs
-        plateau = (
-            self._plateau_patience_steps > 0
-            and self.max_epochs == "auto"
-            and n_train < self._plateau_max_rows
-        )
-        self._plateau_patience_epochs = (
-            max(
-                self._min_patience_epochs,
-                epochs_for_steps(self._plateau_patience_steps, n_train, batch_size),
-            )
-            if plateau
-            else 0
-        )
 
-    def _make_callbacks(
-        self, monitor: str, early_stopping: bool, plateau: bool = False
-    ) -> list:
+    def _make_callbacks(self, monitor: str, early_stopping: bool) -> list:
         """Default training callbacks, with the user's added or swapped in by name."""
         named = {}
         if self.kl_warmup_epochs_ > 0:
             named["kl_annealing"] = KLAnnealing(n_epochs=self.kl_warmup_epochs_)
-        if plateau and self._plateau_patience_epochs:
-            named["plateau_stopping"] = EarlyStopping(
-                monitor=monitor,
-                patience=self._plateau_patience_epochs,
-                threshold=self._plateau_tol,
-                load_best=False,
-            )
         if early_stopping:
             named["early_stopping"] = EarlyStopping(
                 monitor=monitor,
@@ -455,11 +425,7 @@ class BaseVAE(BaseEstimator):
                     )
                 )
         net = self._build_net(
-            module,
-            early_stopping=early_stopping,
-            validate=n_valid > 0,
-            device=device,
-            plateau=epochs is None,
+            module, early_stopping=early_stopping, validate=n_valid > 0, device=device
         )
         X_tensor = to_tensor(X).to(device)
         if warm:
@@ -506,7 +472,7 @@ class BaseVAE(BaseEstimator):
         return VAEModule.seeded(generator, **self._module_params()).to(dtype=dtype)
 
     def _build_net(
-        self, module, *, early_stopping: bool, validate: bool, device, plateau=False
+        self, module, *, early_stopping: bool, validate: bool, device
     ) -> VAENet:
         """The skorch net training ``module``: the only place a net is built.
 
@@ -527,7 +493,7 @@ class BaseVAE(BaseEstimator):
             if validate
             else None,
             callbacks=self._make_callbacks(
-                "valid_loss" if validate else "train_loss", early_stopping, plateau
+                "valid_loss" if validate else "train_loss", early_stopping
             ),
             device=device,
             verbose=self.verbose,

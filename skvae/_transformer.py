@@ -88,13 +88,6 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
     # cardio, satimage-2, Ionosphere, breastw at n_components 2 and 5) neither
     # learned noise model was better overall (README, "Compression quality").
     _auto_patience_steps = 500
-    # Below 50 training rows (scikit-learn's check data, toy tables) stop once the
-    # monitored loss gains less than 1% in 100 steps: held-out MSE at 40 rows of
-    # Wine, breast cancer and diabetes (3 seeds) 0.573/0.557/0.646 against
-    # 0.575/0.609/0.635 with the whole budget. At 90 rows it lost (Wine 0.573 vs
-    # 0.537, diabetes 0.636 vs 0.544), so from 50 rows on the budget is spent.
-    _plateau_patience_steps = 100
-    _plateau_max_rows = 50
 
     def __init__(
         self,

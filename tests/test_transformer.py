@@ -200,17 +200,3 @@ def test_grid_search_with_labels_through_a_classifier():
 def test_html_repr_shows_the_changed_parameters():
     html = VAETransformer(n_components=3, beta=0.5)._repr_html_()
     assert "VAETransformer" in html and "n_components" in html and "0.5" in html
-
-
-def test_tiny_data_stop_on_a_plateau_before_the_step_budget():
-    X = np.random.RandomState(0).normal(size=(30, 3))
-    vae = VAETransformer(random_state=0).fit(X)
-    names = [name for name, _ in vae.net_.callbacks_]
-    assert "plateau_stopping" in names
-    assert vae.n_iter_ < vae.max_epochs_
-    # From 50 training rows on, and with an explicit max_epochs, the budget is kept.
-    larger = VAETransformer(random_state=0, max_epochs=3).fit(X)
-    assert "plateau_stopping" not in [name for name, _ in larger.net_.callbacks_]
-    wine_sized = VAETransformer(random_state=0, max_epochs="auto")
-    wine_sized._resolve_schedule(n_train=120, batch_size=16)
-    assert wine_sized._plateau_patience_epochs == 0
