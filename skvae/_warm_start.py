@@ -11,11 +11,12 @@ from ._module import VAEModule
 
 
 def same_architecture(module: torch.nn.Module, module_params: dict) -> bool:
-    """Whether ``VAEModule(**module_params)`` would have ``module``'s layers.
+    """Whether ``VAEModule(**module_params)`` would be built like ``module``.
 
-    The network is built on the "meta" device (no memory, no random numbers drawn)
-    and compared by its layer description, which names every layer with its widths
-    and options (activation, dropout rate, batch normalisation), not its dtype.
+    Compares the construction arguments each module records (``init_params``),
+    defaults filled in by building the expected one on the "meta" device (no
+    memory, no random numbers drawn). Layer descriptions alone would miss the
+    options that add no layer, such as ``noise_model`` and ``trim_fraction``.
 
     Examples
     --------
@@ -26,10 +27,12 @@ def same_architecture(module: torch.nn.Module, module_params: dict) -> bool:
     True
     >>> same_architecture(VAEModule(**params), {**params, "activation": "tanh"})
     False
+    >>> same_architecture(VAEModule(**params), {**params, "noise_model": "shared"})
+    False
     """
     with torch.device("meta"):
         expected = VAEModule(**module_params)
-    return repr(expected) == repr(module)
+    return getattr(module, "init_params", None) == expected.init_params
 
 
 def reusable_module(previous_net, module_params: dict, dtype, device):

@@ -65,8 +65,18 @@ def test_warm_start_leaves_the_previous_network_untouched(Estimator, blobs):
         lambda X, e: (X, e.set_params(n_components=3)),
         lambda X, e: (X, e.set_params(hidden_layer_sizes=(7,))),
         lambda X, e: (X, e.set_params(activation="tanh")),
+        # Options that add no layer: the module still has to be rebuilt.
+        lambda X, e: (X, e.set_params(noise_model="feature")),
+        lambda X, e: (X, e.set_params(trim_fraction=0.3)),
     ],
-    ids=["n_features", "n_components", "hidden_layer_sizes", "activation"],
+    ids=[
+        "n_features",
+        "n_components",
+        "hidden_layer_sizes",
+        "activation",
+        "noise_model",
+        "trim_fraction",
+    ],
 )
 def test_warm_start_starts_afresh_when_the_network_changes(change, blobs):
     estimator = VAETransformer(max_epochs=2, warm_start=True, random_state=0)
