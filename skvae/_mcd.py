@@ -6,7 +6,12 @@ training rows by the MCD (Rousseeuw 1984): the mean and covariance of the ``h`` 
 whose covariance has the smallest determinant. It is the maximum-likelihood Gaussian
 of the most central ``h`` rows, a trimmed likelihood, so anomalies in the training
 data do not inflate it; with a decoder that outputs a constant it is the MCD
-detector itself (``sklearn.covariance.MinCovDet``, PyOD's ``MCD``).
+detector itself (``sklearn.covariance.MinCovDet``, PyOD's ``MCD``). The estimators
+keep the share of rows their trimmed loss keeps, ``h = (1 - trim_fraction) n``
+(80% for the detector): the same assumption about contamination as training, and
+not the MCD's usual half, which on data of several clusters that a briefly trained
+decoder does not yet separate picks one cluster's residuals and flags the others
+(ROC AUC 0.65 instead of 1.0 on the seed example's blobs at 700 rows).
 
 The search is the one of FastMCD (Rousseeuw & Van Driessen 1999): concentration
 steps ("C-steps"), each keeping the ``h`` rows of smallest Mahalanobis distance
@@ -14,9 +19,10 @@ under the current fit, which never increase the determinant, from a deterministi
 robust start as in DetMCD (Hubert, Rousseeuw & Verdonck 2012): the ``h`` rows
 nearest the coordinate-wise median in units of the median absolute deviation. Then,
 as ``MinCovDet`` does, the covariance is scaled to be consistent at the Gaussian and
-re-estimated from the rows within the 97.5% chi-squared quantile. One start instead
+re-estimated from the rows within the 97.5% chi-squared quantile, and shrunk
+towards a multiple of the identity by the Ledoit-Wolf intensity. One start instead
 of FastMCD's 500 random ones keeps the cost at a few matrix products per step
-(``MinCovDet`` takes 3 s on 2,000 rows of 50 features, this about 20 ms).
+(measured on 2,000 rows of 50 features: ``MinCovDet`` 8 s, this 0.02 s).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import math
 
 import numpy as np
 from scipy.stats import chi2
+from sklearn.covariance import ledoit_wolf_shrinkage
 
 # Concentration steps before giving up on convergence (they usually converge in <10).
 MAX_C_STEPS = 30
@@ -121,6 +128,14 @@ def _standardized_mcd(residual, support):
     inliers = distance <= chi2.ppf(0.975, n_features)
     if inliers.sum() > n_features:
         location, covariance = _fit(residual[inliers])
+        # Shrinkage towards a multiple of the identity (Ledoit & Wolf 2004) with
+        # the intensity that minimises the expected squared error, computed from
+        # the rows themselves: with a few hundred rows and dozens of features the
+        # smallest eigenvalues of a sample covariance are too small, and a
+        # Mahalanobis distance would be dominated by their noise.
+        shrinkage = ledoit_wolf_shrinkage(residual[inliers] - location, assume_centered=True)
+        target = np.trace(covariance) / n_features * np.eye(n_features)
+        covariance = (1.0 - shrinkage) * covariance + shrinkage * target
         distance = _mahalanobis(residual, location, covariance)
         correction = np.median(distance) / chi2.ppf(0.5, n_features)
         if correction > 0:
