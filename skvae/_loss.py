@@ -91,7 +91,9 @@ def gaussian_nll(
     )
 
 
-def nll_offset(noise_log_var: torch.Tensor | FullNoise, n_features: int) -> torch.Tensor:
+def nll_offset(
+    noise_log_var: torch.Tensor | FullNoise, n_features: int
+) -> torch.Tensor:
     """The Gaussian negative log-likelihood's minimum, ``sum_j log(2 pi s_j^2) / 2``.
 
     The same for every sample; ``noise_log_var`` may hold one value for all features.

@@ -102,7 +102,9 @@ def minimum_covariance_determinant(
         spread = 1.4826 * np.median(np.abs(residual - median), axis=0)
         spread = np.where(spread > 0, spread, residual.std(axis=0))
     spread = np.where(np.isfinite(spread) & (spread > 0), spread, 1.0)
-    location, covariance = _standardized_mcd(residual / spread - median / spread, support)
+    location, covariance = _standardized_mcd(
+        residual / spread - median / spread, support
+    )
     return median + location * spread, covariance * np.outer(spread, spread)
 
 
@@ -133,7 +135,9 @@ def _standardized_mcd(residual, support):
         # the rows themselves: with a few hundred rows and dozens of features the
         # smallest eigenvalues of a sample covariance are too small, and a
         # Mahalanobis distance would be dominated by their noise.
-        shrinkage = ledoit_wolf_shrinkage(residual[inliers] - location, assume_centered=True)
+        shrinkage = ledoit_wolf_shrinkage(
+            residual[inliers] - location, assume_centered=True
+        )
         target = np.trace(covariance) / n_features * np.eye(n_features)
         covariance = (1.0 - shrinkage) * covariance + shrinkage * target
         distance = _mahalanobis(residual, location, covariance)

@@ -351,14 +351,17 @@ class VAEModule(nn.Module):
         """
         if self.noise_model != "full":
             raise ValueError(
-                f"set_noise_covariance needs noise_model='full', not {self.noise_model!r}."
+                "set_noise_covariance needs noise_model='full', not "
+                f"{self.noise_model!r}."
             )
         dtype = self.noise_covariance.dtype
         covariance = torch.as_tensor(covariance, dtype=torch.float64)
         # Factorised in float64 for accuracy, stored in the module's dtype.
         cholesky, info = torch.linalg.cholesky_ex(covariance)
         if int(info) != 0 or not bool(torch.isfinite(covariance).all()):
-            raise ValueError("The noise covariance must be symmetric positive definite.")
+            raise ValueError(
+                "The noise covariance must be symmetric positive definite."
+            )
         identity = torch.eye(len(covariance), dtype=torch.float64)
         whitening = torch.linalg.solve_triangular(cholesky, identity, upper=False).T
         with torch.no_grad():

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from skvae._loss import nll_offset
 from skvae import VAEOutlierDetector, VAETransformer
 from skvae._base import epochs_for_steps
+from skvae._loss import nll_offset
 
 FAST = dict(max_epochs=8, random_state=0)
 
