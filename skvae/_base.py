@@ -20,6 +20,7 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback, EarlyStopping, LRScheduler, ProgressBar
 from skorch.history import History
 
+from ._calibration import calibrate_full_noise, complete_rows, full_noise_possible
 from ._checks import narrowing_overflow_error
 from ._loss import (
     SeededDraws,
@@ -97,30 +98,40 @@ def auto_hidden_layer_sizes(n_features: int, n_components: int) -> tuple[int, in
     return first, second
 
 
-# Above this many features "auto" shares one noise variance among them.
-MAX_FEATURES_FOR_FEATURE_NOISE = 100
+def resolve_noise_model(noise_model: str, X: np.ndarray, n_numeric: int) -> str:
+    """``noise_model="auto"``: the full covariance when the data allow it, else fixed.
 
-
-def resolve_noise_model(noise_model: str, n_features: int) -> str:
-    """``noise_model="auto"``: a variance per feature up to 100 features, else one.
-
-    Per-feature variances weigh each feature by how well the decoder predicts it,
-    which is what makes a robust Gaussian (MCD) strong on tables of a few dozen
-    features. With hundreds of features and a latent space of at most 10
-    dimensions, the decoder explains only a few features well, and per-feature
-    weights would concentrate the score on those few; one shared variance
-    (probabilistic PCA's noise model) weighs the many redundant features of
-    embeddings alike.
+    "full" (the decoder's residuals scored by their robust covariance, see
+    :mod:`skvae._calibration`) up to 100 numeric features with at least 5 complete
+    training rows per feature; "fixed" above that, where a d x d covariance is
+    too costly and too uncertain (image and text embeddings).
 
     Examples
     --------
+    >>> import numpy as np
     >>> from skvae._base import resolve_noise_model
-    >>> resolve_noise_model("auto", 20), resolve_noise_model("auto", 512)
-    ('feature', 'shared')
+    >>> resolve_noise_model("auto", np.zeros((500, 20)), 20)
+    'full'
+    >>> resolve_noise_model("auto", np.zeros((500, 512)), 512)
+    'fixed'
     """
+    if noise_model == "full":
+        if n_numeric == 0:
+            raise ValueError(
+                "noise_model='full' models the noise of numeric columns, and X has "
+                "none; use noise_model='auto' or 'fixed'."
+            )
+        n_complete = len(complete_rows(X, n_numeric))
+        if n_complete <= n_numeric + 1:
+            raise ValueError(
+                f"noise_model='full' estimates a {n_numeric} x {n_numeric} noise "
+                f"covariance and needs more than {n_numeric + 1} rows without a "
+                f"missing numeric value; got {n_complete}. Use noise_model='auto' "
+                "(which falls back to 'fixed') or provide more rows."
+            )
     if noise_model != "auto":
         return noise_model
-    return "feature" if n_features <= MAX_FEATURES_FOR_FEATURE_NOISE else "shared"
+    return "full" if full_noise_possible(X, n_numeric) else "fixed"
 
 
 def epochs_for_steps(n_steps: int, n_rows: int, batch_size: int) -> int:
@@ -360,6 +371,7 @@ class BaseVAE(BaseEstimator):
             del self.net_
             raise
         self.n_iter_ = len(net.history)
+        self._calibrate_noise(X)
         return X
 
     def _train_new_net(self, X: np.ndarray, epochs: int | None, previous_net=None):
@@ -405,7 +417,9 @@ class BaseVAE(BaseEstimator):
         self.n_components_ = n_components
         self.hidden_layer_sizes_ = hidden
         self.output_activation_ = output_activation
-        self.noise_model_ = resolve_noise_model(self.noise_model, n_features)
+        self.noise_model_ = resolve_noise_model(
+            self.noise_model, X, self.module_layout_["n_features"]
+        )
         self.batch_size_ = batch_size
         self.seed_ = seed
         dtype = _TORCH_DTYPES[X.dtype]
@@ -437,6 +451,12 @@ class BaseVAE(BaseEstimator):
         self.history_ = net.history
         self.n_iter_ = len(net.history)
         self.net_ = net
+        self._calibrate_noise(X)
+
+    def _calibrate_noise(self, X: np.ndarray) -> None:
+        """Fit the full noise covariance to the residuals on ``X`` (``"full"``)."""
+        if self.noise_model_ == "full":
+            calibrate_full_noise(self, X, self.seed_)
 
     @property
     def best_epoch_(self) -> int | None:
@@ -834,19 +854,25 @@ default={activation}
     output_activation : {{"auto", "identity", "sigmoid"}}, default={output_activation}
         Decoder output: "identity" suits standardized data, "sigmoid" data in
         [0, 1]; "auto" picks sigmoid when the training data lie in [0, 1].
-    noise_model : {{"auto", "feature", "shared", "fixed"}}, default={noise_model}
-        The decoder's likelihood p(x|z), a Gaussian around the decoded point:
-        "feature" learns one noise variance per feature (a linear decoder then
-        gives factor analysis), "shared" one variance for all features
-        (probabilistic PCA in the linear case), "fixed" uses variance 1/2 for every
-        feature, so the loss is the plain squared error (skvae 0.1); "auto" is
-        "feature" up to 100 features and "shared" above. Learned variances are the
-        maximum-likelihood value of each training batch (the calibrated decoder
-        of the sigma-VAE), estimated from the rows ``trim_fraction`` keeps; they
-        keep latent dimensions in use that a too-large fixed noise would switch
-        off, and weigh each feature by how well it can be predicted. They are
-        bounded below by 1% of each feature's training variance, because a
-        Gaussian likelihood whose variance may reach 0 has no maximum.
+    noise_model : {{"auto", "full", "feature", "shared", "fixed"}}, \
+default={noise_model}
+        The decoder's likelihood p(x|z), a Gaussian around the decoded point.
+        "fixed" uses variance 1/2 for every feature, so the loss is the plain
+        squared error (skvae 0.1). "full" trains as "fixed", then fits a full
+        covariance matrix (and a mean) to the residuals ``x - decoder(z)`` of the
+        training rows by the minimum covariance determinant, the robust Gaussian
+        of the most central half of the rows, and scores with it: the residuals'
+        Mahalanobis distance, so the score sees correlations the decoder left
+        unexplained, and with a decoder that explains nothing it is the MCD
+        detector. "auto" is "full" up to 100 numeric features with at least 5
+        complete training rows per feature, else "fixed". "feature" learns one
+        noise variance per feature during training (a linear decoder then gives
+        factor analysis), "shared" one variance for all features (probabilistic
+        PCA in the linear case); learned variances are the maximum-likelihood
+        value of each training batch (the calibrated decoder of the sigma-VAE),
+        estimated from the rows ``trim_fraction`` keeps, and bounded below by 1%
+        of each feature's training variance, because a Gaussian likelihood whose
+        variance may reach 0 has no maximum. See the user guide's likelihood page.
     beta : float >= 0, default={beta}
         Weight of the KL divergence between the posterior q(z|x) and the N(0, I)
         prior in the loss ``reconstruction + beta * KL``. Larger values give a

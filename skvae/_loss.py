@@ -22,7 +22,13 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from ._module import FullNoise
+
 _LOG_2PI = math.log(2.0 * math.pi)
+# Rows whose missing cells need their own marginal covariance are factorised in
+# chunks of about this many covariance entries, so memory stays bounded whatever the
+# batch size (4 M float32 entries: 16 MiB).
+_MARGINAL_CHUNK_ENTRIES = 2**22
 
 
 def squared_error(
@@ -36,7 +42,7 @@ def squared_error(
 def excess_nll(
     reconstruction: torch.Tensor,
     x: torch.Tensor,
-    noise_log_var: torch.Tensor,
+    noise_log_var: torch.Tensor | FullNoise,
     per_feature: bool = False,
 ) -> torch.Tensor:
     """Gaussian negative log-likelihood above its minimum, ``(x - mu)^2 / (2 sigma^2)``.
@@ -44,7 +50,10 @@ def excess_nll(
     The part of ``-log N(x; mu, sigma^2)`` that depends on ``x``: zero for a perfect
     reconstruction, and each feature's squared error in units of its noise variance
     (the Mahalanobis distance of the residual). With the fixed variance 1/2 it is
-    the squared error.
+    the squared error. With a :class:`~skvae._module.FullNoise` it is half the
+    Mahalanobis distance ``r^T S^-1 r / 2`` of ``r = x - mu - location``, split by
+    feature as ``r_j (S^-1 r)_j / 2`` (the terms sum to the total; a feature whose
+    deviation is explained by its correlated neighbours can get a negative one).
 
     Examples
     --------
@@ -54,6 +63,12 @@ def excess_nll(
     >>> excess_nll(mu, x, torch.tensor([math.log(9.0), 0.0]), per_feature=True)
     tensor([[0.5000, 0.5000]])
     """
+    if isinstance(noise_log_var, FullNoise):
+        residual = x - reconstruction - noise_log_var.location
+        white = residual @ noise_log_var.whitening
+        if not per_feature:
+            return 0.5 * white.square().sum(dim=1)
+        return 0.5 * residual * (white @ noise_log_var.whitening.T)
     nll = 0.5 * (reconstruction - x).square() * torch.exp(-noise_log_var)
     return nll if per_feature else nll.sum(dim=1)
 
@@ -76,12 +91,53 @@ def gaussian_nll(
     )
 
 
-def nll_offset(noise_log_var: torch.Tensor, n_features: int) -> torch.Tensor:
+def nll_offset(
+    noise_log_var: torch.Tensor | FullNoise, n_features: int
+) -> torch.Tensor:
     """The Gaussian negative log-likelihood's minimum, ``sum_j log(2 pi s_j^2) / 2``.
 
     The same for every sample; ``noise_log_var`` may hold one value for all features.
+    For a :class:`~skvae._module.FullNoise` it is ``(d log(2 pi) + log det S) / 2``.
     """
+    if isinstance(noise_log_var, FullNoise):
+        return 0.5 * (n_features * _LOG_2PI + noise_log_var.log_det)
     return 0.5 * (noise_log_var + _LOG_2PI).expand(n_features).sum()
+
+
+def _full_noise_cell_nll(
+    residual: torch.Tensor, observed: torch.Tensor, noise: FullNoise, excess: bool
+) -> torch.Tensor:
+    """Per-cell NLL of numeric residuals under a full-covariance noise.
+
+    A row's observed cells ``o`` are Gaussian with the marginal covariance
+    ``S_oo``; their Mahalanobis distance ``r_o^T S_oo^-1 r_o`` is split into one
+    term per observed cell as in :func:`excess_nll`. Each observed cell adds the
+    per-cell constant of a complete row, ``(log 2 pi + log det S / d) / 2``, and
+    missing cells get 0. Scaled to the full row by :func:`row_nll`, a normal row's
+    expected score then does not depend on which cells are missing: the marginal
+    distance is chi-squared with ``|o|`` degrees of freedom, so its mean times
+    ``d / |o|`` is ``d``, that of a complete row. Complete rows share one
+    factorisation; each row with missing cells needs its own, done in bounded
+    chunks.
+    """
+    residual = torch.where(observed, residual - noise.location, 0.0)
+    n_features = residual.shape[1]
+    nll = 0.5 * residual * (residual @ noise.whitening @ noise.whitening.T)
+    incomplete = (~observed.all(dim=1)).nonzero().flatten()
+    chunk = max(1, _MARGINAL_CHUNK_ENTRIES // max(1, n_features * n_features))
+    for rows in incomplete.split(chunk):
+        mask = observed[rows].to(residual.dtype)
+        # S_oo on the observed block, the identity on the missing one: the same
+        # quadratic form as S_oo, with a fixed shape.
+        covariance = noise.covariance * (mask[:, :, None] * mask[:, None, :])
+        covariance = covariance + torch.diag_embed(1.0 - mask)
+        r = residual[rows]
+        solved = torch.cholesky_solve(r[:, :, None], torch.linalg.cholesky(covariance))
+        nll[rows] = 0.5 * r * solved[:, :, 0]
+    if not excess:
+        constant = _LOG_2PI / 2 + noise.log_det / (2 * n_features)
+        nll = nll + torch.where(observed, constant, 0.0)
+    return nll
 
 
 def cell_nll(
@@ -117,10 +173,13 @@ def cell_nll(
     numeric = x[:, :n_numeric]
     observed = ~numeric.isnan()
     residual = torch.where(observed, numeric - reconstruction[:, :n_numeric], 0.0)
-    noise_log_var = noise_log_var.expand(n_numeric)
-    nll = 0.5 * residual.square() * torch.exp(-noise_log_var)
-    if not excess:
-        nll = nll + torch.where(observed, 0.5 * (noise_log_var + _LOG_2PI), 0.0)
+    if isinstance(noise_log_var, FullNoise):
+        nll = _full_noise_cell_nll(residual, observed, noise_log_var, excess)
+    else:
+        noise_log_var = noise_log_var.expand(n_numeric)
+        nll = 0.5 * residual.square() * torch.exp(-noise_log_var)
+        if not excess:
+            nll = nll + torch.where(observed, 0.5 * (noise_log_var + _LOG_2PI), 0.0)
     if not cardinalities:
         return nll, observed
     nlls, masks = [nll], [observed]
@@ -186,7 +245,7 @@ def negative_elbo(module, x: torch.Tensor) -> torch.Tensor:
     """
     mean, log_var = module.encode(x)
     return observed_nll(
-        module.decode(mean), x, module.noise_log_variance(), module.cardinalities
+        module.decode(mean), x, module.observation_noise(), module.cardinalities
     ) + kl_divergence(mean, log_var)
 
 
@@ -197,12 +256,12 @@ def reconstruction_nll(module, x: torch.Tensor, per_feature: bool = False):
     reconstruction = module.decode(module.encode(x)[0])
     if not module.cardinalities and not bool(x.isnan().any()):
         return excess_nll(
-            reconstruction, x, module.noise_log_variance(), per_feature=per_feature
+            reconstruction, x, module.observation_noise(), per_feature=per_feature
         )
     nll, observed = cell_nll(
         reconstruction,
         x,
-        module.noise_log_variance(),
+        module.observation_noise(),
         module.cardinalities,
         excess=True,
     )
@@ -221,7 +280,7 @@ def negative_log_reconstruction_probability(
     """
     mean, log_var = module.encode(x)
     std = torch.exp(0.5 * log_var)
-    noise_log_var = module.noise_log_variance()
+    noise_log_var = module.observation_noise()
     running_max = running_sum = None
     for e in eps:
         log_p = -observed_nll(

@@ -31,8 +31,11 @@ _LOG_VAR_MIN, _LOG_VAR_MAX = -30.0, 30.0
 # - "feature": one learned variance per feature (factor analysis in the linear case),
 # - "shared": one learned variance for all features (probabilistic PCA),
 # - "fixed": sigma^2 = 1/2 for every feature, so the negative log-likelihood is the
-#   squared error plus a constant (the loss of skvae 0.1).
-NOISE_MODELS = ("feature", "shared", "fixed")
+#   squared error plus a constant (the loss of skvae 0.1),
+# - "full": trained as "fixed", then a full covariance matrix fitted to the training
+#   residuals by the minimum covariance determinant (see skvae._mcd) scores them:
+#   p(x|z) = N(decoder(z) + location, covariance).
+NOISE_MODELS = ("feature", "shared", "fixed", "full")
 _FIXED_NOISE_LOG_VAR = math.log(0.5)
 # A Gaussian likelihood whose variance may shrink to 0 is unbounded, so maximum
 # likelihood is ill-posed (Mattei & Frellsen, NeurIPS 2018); they bound the variance
@@ -81,6 +84,20 @@ def trimmed_variance(residual: torch.Tensor, trim_fraction: float) -> torch.Tens
 def _consistency_factor(trim_fraction: float) -> float:
     quantile = chi2.ppf(1.0 - trim_fraction, 1)
     return float((1.0 - trim_fraction) / chi2.cdf(quantile, 3))
+
+
+class FullNoise(NamedTuple):
+    """A full-covariance Gaussian observation noise N(location, covariance).
+
+    ``whitening`` is ``W`` with ``W W^T = covariance^-1`` (the inverse transpose of
+    the Cholesky factor), so the Mahalanobis distance of a residual row ``r`` is
+    ``||(r - location) W||^2``; ``log_det`` is ``log det(covariance)``.
+    """
+
+    location: torch.Tensor
+    covariance: torch.Tensor
+    whitening: torch.Tensor
+    log_det: torch.Tensor
 
 
 class VAEOutput(NamedTuple):
@@ -156,9 +173,11 @@ class VAEModule(nn.Module):
     output_activation : {"identity", "sigmoid"}, default="identity"
         Applied to the decoder output: identity for standardized data, sigmoid for
         data scaled to [0, 1].
-    noise_model : {"feature", "shared", "fixed"}, default="feature"
+    noise_model : {"feature", "shared", "fixed", "full"}, default="feature"
         The decoder's Gaussian noise: a learned variance per feature, one learned
-        variance for all, or a fixed variance of 1/2. Learned variances are the
+        variance for all, a fixed variance of 1/2, or (``"full"``) the fixed
+        variance in training and a full covariance matrix set after training by
+        :meth:`set_noise_covariance` for scoring. Learned variances are the
         maximum-likelihood value of each training batch (see
         :meth:`noise_log_variance`), bounded below by ``MIN_NOISE_VARIANCE_RATIO``
         times the feature's training variance (:meth:`set_feature_variance`).
@@ -251,6 +270,15 @@ class VAEModule(nn.Module):
         # BatchNorm keeps running statistics; it starts at the feature variance (a
         # decoder that explains nothing).
         self.register_buffer("running_noise_var", torch.ones(n_features))
+        if noise_model == "full":
+            for name, shape in (
+                ("noise_location", (n_features,)),
+                ("noise_covariance", (n_features, n_features)),
+                ("noise_whitening", (n_features, n_features)),
+                ("noise_log_det", ()),
+            ):
+                self.register_buffer(name, torch.empty(shape))
+            self.reset_noise_covariance()
 
     def noise_log_variance(self, residual: torch.Tensor | None = None) -> torch.Tensor:
         """Log variance of the decoder's Gaussian noise, one value per feature.
@@ -265,7 +293,7 @@ class VAEModule(nn.Module):
         inflate it. The estimate also updates the running value that evaluation
         uses.
         """
-        if self.noise_model == "fixed":
+        if self.noise_model in ("fixed", "full"):
             return torch.full_like(self.feature_var, _FIXED_NOISE_LOG_VAR)
         if residual is not None:
             residual = residual.detach()
@@ -285,6 +313,78 @@ class VAEModule(nn.Module):
         else:
             variance = self.running_noise_var
         return variance.clamp_min(MIN_NOISE_VARIANCE_RATIO * self.feature_var).log()
+
+    def observation_noise(self) -> torch.Tensor | FullNoise:
+        """The noise that scores use: the log variances of
+        :meth:`noise_log_variance`, or with ``noise_model="full"`` the
+        :class:`FullNoise` of :meth:`set_noise_covariance`."""
+        if self.noise_model != "full":
+            return self.noise_log_variance()
+        return FullNoise(
+            self.noise_location,
+            self.noise_covariance,
+            self.noise_whitening,
+            self.noise_log_det,
+        )
+
+    def set_noise_covariance(self, location, covariance) -> VAEModule:
+        """Set the full-covariance noise (``noise_model="full"``) that scores use.
+
+        Parameters
+        ----------
+        location : array-like of shape (n_features,)
+            Mean of the residual ``x - decoder(z)``.
+        covariance : array-like of shape (n_features, n_features)
+            Its covariance, symmetric positive definite.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from skvae._module import VAEModule
+        >>> module = VAEModule(2, 1, (4,), noise_model="full")
+        >>> noise = module.set_noise_covariance(
+        ...     torch.zeros(2), torch.tensor([[4.0, 0.0], [0.0, 1.0]])
+        ... ).observation_noise()
+        >>> noise.whitening, round(float(noise.log_det), 4)
+        (tensor([[0.5000, 0.0000],
+                [0.0000, 1.0000]]), 1.3863)
+        """
+        if self.noise_model != "full":
+            raise ValueError(
+                "set_noise_covariance needs noise_model='full', not "
+                f"{self.noise_model!r}."
+            )
+        dtype = self.noise_covariance.dtype
+        covariance = torch.as_tensor(covariance, dtype=torch.float64)
+        # Factorised in float64 for accuracy, stored in the module's dtype.
+        cholesky, info = torch.linalg.cholesky_ex(covariance)
+        if int(info) != 0 or not bool(torch.isfinite(covariance).all()):
+            raise ValueError(
+                "The noise covariance must be symmetric positive definite."
+            )
+        identity = torch.eye(len(covariance), dtype=torch.float64)
+        whitening = torch.linalg.solve_triangular(cholesky, identity, upper=False).T
+        with torch.no_grad():
+            self.noise_location.copy_(torch.as_tensor(location).to(self.noise_location))
+            self.noise_covariance.copy_(covariance.to(dtype))
+            self.noise_whitening.copy_(whitening.to(dtype))
+            self.noise_log_det.copy_(2.0 * cholesky.diagonal().log().sum())
+        return self
+
+    def reset_noise_covariance(self) -> VAEModule:
+        """Until :meth:`set_noise_covariance`, the fixed noise ``N(0, I / 2)``."""
+        if self.noise_model == "full" and not self.noise_location.is_meta:
+            n_features = len(self.noise_location)
+            with torch.no_grad():
+                self.noise_location.zero_()
+                self.noise_covariance.copy_(
+                    torch.eye(n_features) * math.exp(_FIXED_NOISE_LOG_VAR)
+                )
+                self.noise_whitening.copy_(
+                    torch.eye(n_features) * math.exp(-_FIXED_NOISE_LOG_VAR / 2)
+                )
+                self.noise_log_det.fill_(n_features * _FIXED_NOISE_LOG_VAR)
+        return self
 
     def set_feature_variance(self, variance: torch.Tensor) -> VAEModule:
         """Store the training data's per-feature variance, the scale of the noise
@@ -326,6 +426,7 @@ class VAEModule(nn.Module):
                 module.reset_parameters()
             elif isinstance(module, VAEModule):
                 module.set_feature_variance(torch.ones_like(module.feature_var))
+                module.reset_noise_covariance()
             elif isinstance(module, nn.Linear):
                 nn.init.kaiming_uniform_(
                     module.weight, a=math.sqrt(5), generator=generator

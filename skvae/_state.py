@@ -100,7 +100,7 @@ def state_size(module_params: dict) -> int:
     >>> state_size(params) == sum(
     ...     t.numel() for t in VAEModule(**params).state_dict().values())
     True
-    >>> params.update(cardinalities=(3, 2), missing_input=True)
+    >>> params.update(cardinalities=(3, 2), missing_input=True, noise_model="full")
     >>> state_size(params) == sum(
     ...     t.numel() for t in VAEModule(**params).state_dict().values())
     True
@@ -114,6 +114,8 @@ def state_size(module_params: dict) -> int:
     hidden = list(module_params["hidden_layer_sizes"])
     widths = [n_input, *hidden]
     total = 2 * n  # feature_var, running_noise_var (numeric columns)
+    if module_params.get("noise_model") == "full":
+        total += n + 2 * n * n + 1  # location, covariance, whitening, log det
     for a, b in zip(widths[:-1], widths[1:], strict=True):
         total += a * b + b
         if module_params.get("batch_norm", False):

@@ -98,7 +98,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     ) from exc
 
 from ._loss import SeededDraws, nll_offset
-from ._module import _LOG_VAR_MAX, _LOG_VAR_MIN
+from ._module import _LOG_VAR_MAX, _LOG_VAR_MIN, FullNoise
 from ._outlier import VAEOutlierDetector
 from ._transformer import VAETransformer
 
@@ -253,20 +253,30 @@ class _Network:
         )
 
     def excess_nll(self, reconstruction, x, keepdims: int = 1):
-        """``sum_j 0.5 (x_j - mu_j)^2 exp(-noise_log_var_j)`` (``_loss.excess_nll``)."""
+        """``sum_j 0.5 (x_j - mu_j)^2 exp(-noise_log_var_j)``, or with a full noise
+        covariance ``0.5 ||(x - mu - location) W||^2`` (``_loss.excess_nll``)."""
         opv = self.opv
         with torch.no_grad():
-            precision = torch.exp(-self.module.noise_log_variance())
+            noise = self.module.observation_noise()
         residual = OnnxSub(reconstruction, x, op_version=opv)
+        if isinstance(noise, FullNoise):
+            # (mu - x + location) W: the sign of the residual does not matter.
+            shifted = OnnxAdd(residual, self.const(noise.location), op_version=opv)
+            white = OnnxMatMul(shifted, self.const(noise.whitening), op_version=opv)
+            squared = OnnxMul(white, white, op_version=opv)
+            return self.sum_last(
+                OnnxMul(squared, self.const(0.5), op_version=opv), keepdims
+            )
         squared = OnnxMul(residual, residual, op_version=opv)
         half = OnnxMul(squared, self.const(0.5), op_version=opv)
-        weighted = OnnxMul(half, self.const(precision), op_version=opv)
+        weighted = OnnxMul(half, self.const(torch.exp(-noise)), op_version=opv)
         return self.sum_last(weighted, keepdims)
 
     def nll_offset(self):
         with torch.no_grad():
-            noise_log_var = self.module.noise_log_variance()
-            return self.const(nll_offset(noise_log_var, noise_log_var.shape[0]))
+            return self.const(
+                nll_offset(self.module.observation_noise(), self.module.n_numeric)
+            )
 
     def kl_divergence(self, mean, log_var):
         """``_loss.kl_divergence``: KL(N(mean, exp(log_var)) || N(0, I)), (n, 1)."""

@@ -1,0 +1,93 @@
+"""Fitting the full-covariance decoder noise (``noise_model="full"``) after training.
+
+The network is trained with the fixed noise variance 1/2; the covariance of its
+residuals on the training rows is then estimated robustly (see :mod:`skvae._mcd`)
+and stored in the module, where the scores use it. Only complete rows (no missing
+numeric cell) are used: a residual with a gap has no value to put in the matrix.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ._mcd import minimum_covariance_determinant
+
+# Rows the covariance is estimated from (a fixed random subsample above that). The
+# MCD's error shrinks like 1 / sqrt(rows); at 2,000 rows and up to 100 features it is
+# a few percent, and the search costs tens of milliseconds.
+MAX_CALIBRATION_ROWS = 2000
+# "auto" fits the full covariance up to this many numeric features ...
+MAX_FEATURES_FOR_FULL_NOISE = 100
+# ... given this many complete training rows per feature: the MCD's rule of thumb
+# n > 5 p (Rousseeuw & Van Driessen 1999); with fewer rows a d x d matrix is too
+# uncertain to weigh residuals with.
+MIN_ROWS_PER_FEATURE = 5
+
+
+def complete_rows(X: np.ndarray, n_numeric: int) -> np.ndarray:
+    """Indices of the rows of ``X`` with no missing numeric cell."""
+    return np.flatnonzero(~np.isnan(X[:, :n_numeric]).any(axis=1))
+
+
+def full_noise_possible(X: np.ndarray, n_numeric: int) -> bool:
+    """Whether ``noise_model="auto"`` takes the full covariance for ``X``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skvae._calibration import full_noise_possible
+    >>> full_noise_possible(np.zeros((100, 10)), 10), full_noise_possible(
+    ...     np.zeros((40, 10)), 10)
+    (True, False)
+    """
+    return (
+        1 <= n_numeric <= MAX_FEATURES_FOR_FULL_NOISE
+        and len(complete_rows(X, n_numeric)) >= MIN_ROWS_PER_FEATURE * n_numeric
+    )
+
+
+def calibrate_full_noise(estimator, X: np.ndarray, seed: int) -> bool:
+    """Set ``estimator.net_.module_``'s noise covariance from its residuals on ``X``.
+
+    Returns False, leaving the noise as it was, when ``X`` has too few complete
+    rows for the estimate (no more than features), as can happen for one
+    ``partial_fit`` chunk.
+    """
+    module = estimator.net_.module_
+    n_numeric = module.n_numeric
+    rows = complete_rows(X, n_numeric)
+    if len(rows) <= n_numeric + 1:
+        return False
+    if len(rows) > MAX_CALIBRATION_ROWS:
+        rng = np.random.RandomState(seed % 2**32)
+        rows = np.sort(rng.choice(rows, MAX_CALIBRATION_ROWS, replace=False))
+
+    def numeric_residual(module, x):
+        reconstruction = module.decode(module.encode(x)[0])
+        return x[:, :n_numeric] - reconstruction[:, :n_numeric]
+
+    residual = estimator._map(X[rows], numeric_residual, n_numeric, np.float64)
+    with np.errstate(over="ignore", under="ignore"):
+        location, covariance = minimum_covariance_determinant(
+            residual, support_fraction=1.0 - module.trim_fraction
+        )
+    try:
+        module.set_noise_covariance(
+            torch.from_numpy(location), torch.from_numpy(covariance)
+        )
+        usable = all(
+            bool(torch.isfinite(tensor).all()) for tensor in module.observation_noise()
+        )
+    except ValueError:
+        usable = False
+    if not usable:
+        # Residuals near the limits of floating point (data scaled by 1e30, say)
+        # give a covariance the module's dtype cannot hold or invert.
+        raise ValueError(
+            f"{type(estimator).__name__} produced NaN or infinite values when fitting "
+            "the noise covariance: the data's scale is too far from 1 for "
+            f"{module.noise_covariance.dtype}. Scale X (StandardScaler, MinMaxScaler) "
+            "or use noise_model='fixed'."
+        )
+    return True
