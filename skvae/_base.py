@@ -99,12 +99,15 @@ def auto_hidden_layer_sizes(n_features: int, n_components: int) -> tuple[int, in
 
 
 def resolve_noise_model(noise_model: str, X: np.ndarray, n_numeric: int) -> str:
-    """``noise_model="auto"``: the full covariance when the data allow it, else fixed.
+    """``noise_model="auto"``: the full covariance when the data allow it, else shared.
 
     "full" (the decoder's residuals scored by their robust covariance, see
     :mod:`skvae._calibration`) up to 100 numeric features with at least 5 complete
-    training rows per feature; "fixed" above that, where a d x d covariance is
-    too costly and too uncertain (image and text embeddings).
+    training rows per feature. Otherwise "shared": the maximum-likelihood noise
+    variance rather than the arbitrary fixed 1/2 (probabilistic PCA's noise model),
+    one for all features because with hundreds of them (image and text embeddings)
+    and a latent space of at most 10 dimensions, per-feature variances would
+    concentrate the score on the few features the decoder explains well.
 
     Examples
     --------
@@ -113,7 +116,7 @@ def resolve_noise_model(noise_model: str, X: np.ndarray, n_numeric: int) -> str:
     >>> resolve_noise_model("auto", np.zeros((500, 20)), 20)
     'full'
     >>> resolve_noise_model("auto", np.zeros((500, 512)), 512)
-    'fixed'
+    'shared'
     """
     if noise_model == "full":
         if n_numeric == 0:
@@ -127,11 +130,11 @@ def resolve_noise_model(noise_model: str, X: np.ndarray, n_numeric: int) -> str:
                 f"noise_model='full' estimates a {n_numeric} x {n_numeric} noise "
                 f"covariance and needs more than {n_numeric + 1} rows without a "
                 f"missing numeric value; got {n_complete}. Use noise_model='auto' "
-                "(which falls back to 'fixed') or provide more rows."
+                "(which falls back to 'shared') or provide more rows."
             )
     if noise_model != "auto":
         return noise_model
-    return "full" if full_noise_possible(X, n_numeric) else "fixed"
+    return "full" if full_noise_possible(X, n_numeric) else "shared"
 
 
 def epochs_for_steps(n_steps: int, n_rows: int, batch_size: int) -> int:
@@ -865,7 +868,7 @@ default={noise_model}
         Mahalanobis distance, so the score sees correlations the decoder left
         unexplained, and with a decoder that explains nothing it is the MCD
         detector. "auto" is "full" up to 100 numeric features with at least 5
-        complete training rows per feature, else "fixed". "feature" learns one
+        complete training rows per feature, else "shared". "feature" learns one
         noise variance per feature during training (a linear decoder then gives
         factor analysis), "shared" one variance for all features (probabilistic
         PCA in the linear case); learned variances are the maximum-likelihood

@@ -54,12 +54,12 @@ def test_fixed_noise_is_one_half_and_scores_are_squared_errors():
     np.testing.assert_allclose(detector.reconstruction_error(X), squared, rtol=1e-10)
 
 
-def test_auto_noise_is_full_for_tables_and_fixed_for_wide_data():
+def test_auto_noise_is_full_for_tables_and_shared_for_wide_data():
     rng = np.random.RandomState(0)
     narrow = VAEOutlierDetector(noise_model="auto", max_epochs=1, random_state=0)
     wide = VAEOutlierDetector(noise_model="auto", max_epochs=1, random_state=0)
     assert narrow.fit(rng.normal(size=(50, 5))).noise_model_ == "full"
-    assert wide.fit(rng.normal(size=(1000, 101))).noise_model_ == "fixed"
+    assert wide.fit(rng.normal(size=(1000, 101))).noise_model_ == "shared"
 
 
 def test_noise_variance_is_bounded_below_relative_to_the_feature():

@@ -123,9 +123,9 @@ def test_auto_takes_the_full_covariance_when_the_data_allow_it():
     assert VAEOutlierDetector(max_epochs=3, random_state=0).fit(X).noise_model_ == (
         "full"
     )
-    # Fewer than 5 complete rows per feature: the fixed noise.
+    # Fewer than 5 complete rows per feature: one learned variance.
     few = VAEOutlierDetector(max_epochs=3, random_state=0).fit(X[:25])
-    assert few.noise_model_ == "fixed"
+    assert few.noise_model_ == "shared"
     # The transformer keeps the fixed noise by default.
     assert VAETransformer(max_epochs=3, random_state=0).fit(X).noise_model_ == "fixed"
 
