@@ -68,8 +68,8 @@ class VAEImputer(TransformerMixin, BaseVAE):
     on the standardized columns: every column then counts alike, as in the
     standardized RMSE an imputation is judged by, whereas learned per-feature
     variances (``"feature"``) down-weight the columns the decoder predicts worst,
-    whose missing cells need it most (measured on ``benchmarks/imputation.py``:
-    ``"fixed"`` had the lower mean RMSE and beat the column mean everywhere).
+    whose missing cells need it most (on ``benchmarks/imputation.py``, ``"fixed"``
+    had the lower mean RMSE and beat the column mean on every table).
 
     Parameters
     ----------
