@@ -297,11 +297,27 @@ class VAENet(NeuralNet):
     def initialized_instance(self, instance_or_cls, kwargs):
         # The module is built seeded, outside skorch, and its construction
         # arguments are passed as module__ parameters too, so callbacks that read
-        # them (InputShapeSetter(param_name="n_features")) see the right values.
-        # skorch would rebuild an instance whenever module__ parameters exist,
-        # with fresh, unseeded weights: keep it while they are unchanged.
-        if kwargs and kwargs == getattr(instance_or_cls, "init_params", None):
+        # them see the right values. skorch would rebuild an instance whenever
+        # module__ parameters exist, with fresh, unseeded weights: keep it while
+        # they are unchanged.
+        built = getattr(instance_or_cls, "init_params", None)
+        if kwargs and kwargs == built:
             return instance_or_cls
+        if built is not None:
+            # A rebuild would drop the trained weights and no longer match the
+            # estimator's fitted attributes (module_layout_, what skvae.save
+            # writes): refuse it, saying why.
+            changed = {k: v for k, v in kwargs.items() if built.get(k) != v}
+            raise ValueError(
+                "The network's construction arguments cannot change during "
+                f"training (module__ parameters {changed}, built with "
+                f"{ {k: built.get(k) for k in changed} }): skvae sizes the network "
+                "from the data and the estimator's parameters; change those with "
+                "set_params and fit again. skorch's InputShapeSetter is not needed: "
+                "on a table with categorical columns, module__n_features counts the "
+                "numeric columns only, not the one-hot encoded input, so remove "
+                "InputShapeSetter from callbacks."
+            )
         return super().initialized_instance(instance_or_cls, kwargs)
 
     def get_dataset(self, X, y=None):

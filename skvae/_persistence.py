@@ -26,13 +26,16 @@ import warnings
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from ._imputer import VAEImputer, check_missing_features
 from ._module import NOISE_MODELS
 from ._outlier import VAEOutlierDetector
 from ._state import check_module_params, plain_value, state_size
 from ._tabular import TableEncoder, check_layout, encoder_from_state
 from ._transformer import VAETransformer
 
-ESTIMATORS = {cls.__name__: cls for cls in (VAETransformer, VAEOutlierDetector)}
+ESTIMATORS = {
+    cls.__name__: cls for cls in (VAETransformer, VAEOutlierDetector, VAEImputer)
+}
 FORMAT = "skvae"
 FORMAT_VERSION = 2
 # The header (JSON) is read only up to this size, before anything else.
@@ -65,13 +68,38 @@ _PARAM_ADVICE = {
 }
 
 
+# JSON has no NaN or infinity, and a parameter may be one (VAEImputer's
+# ``missing_values=np.nan``): such a float is written as a one-key object naming it,
+# which no other parameter value can look like (parameters are never objects).
+_FLOAT_TAG = "float"
+_SPECIAL_FLOATS = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+
+
+def _param_to_json(value):
+    value = plain_value(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return {_FLOAT_TAG: "nan" if math.isnan(value) else str(value)}
+    return value
+
+
+def _param_from_json(name: str, value):
+    if not isinstance(value, dict):
+        return value
+    if set(value) != {_FLOAT_TAG} or value[_FLOAT_TAG] not in _SPECIAL_FLOATS:
+        raise _bad_file(
+            f"parameter {name} is {reprlib.repr(value)}; the only object a "
+            f'parameter may be is {{"{_FLOAT_TAG}": "nan" | "inf" | "-inf"}}'
+        )
+    return _SPECIAL_FLOATS[value[_FLOAT_TAG]]
+
+
 def _params_to_json(estimator) -> dict:
     params = {}
     for name, value in estimator.get_params(deep=False).items():
         try:
             if name == "callbacks" and value is not None:
                 raise TypeError(value)
-            params[name] = plain_value(value)
+            params[name] = _param_to_json(value)
         except TypeError:
             advice = _PARAM_ADVICE.get(
                 name, f"Set {name} to such a value with set_params before saving"
@@ -104,7 +132,7 @@ def _to_bytes(estimator) -> bytes:
     name = type(estimator).__name__
     if ESTIMATORS.get(name) is not type(estimator):
         raise TypeError(
-            f"skvae.save stores {' and '.join(ESTIMATORS)} objects, not {name}; "
+            f"skvae.save stores {', '.join(ESTIMATORS)} objects, not {name}; "
             "save pipelines with skops.io (see skvae.SKOPS_TRUSTED)."
         )
     params = _params_to_json(estimator)
@@ -169,9 +197,10 @@ def save(estimator, path) -> None:
 
     Parameters
     ----------
-    estimator : VAETransformer or VAEOutlierDetector
+    estimator : VAETransformer, VAEOutlierDetector or VAEImputer
         A fitted estimator. Its parameters must be plain values (numbers,
-        strings, bools, None, lists): set ``callbacks=None`` (they only act in
+        strings, bools, None, lists; NaN and infinities are stored as tagged
+        values): set ``callbacks=None`` (they only act in
         training) and use an int ``random_state`` before saving.
     path : str, os.PathLike or binary file object
         Where to write; a path is written to a temporary file then renamed, so a
@@ -310,7 +339,9 @@ def _make_estimator(part: dict):
         raise _bad_file(f"unknown estimator {reprlib.repr(name)}")
     Estimator = ESTIMATORS[name]
     _expect_keys(part["params"], set(), "params", Estimator().get_params())
-    params = dict(part["params"])
+    params = {
+        key: _param_from_json(key, value) for key, value in part["params"].items()
+    }
     if params.get("callbacks") is not None:
         raise _bad_file("callbacks must be null in a file")
     device = params.get("device", "cpu")
@@ -371,6 +402,8 @@ def _set_fitted(estimator, fitted: dict) -> None:
     required |= {"module_layout_", "table_encoder_"}
     if name == "VAEOutlierDetector":
         required.add("offset_")
+    if name == "VAEImputer":
+        required.add("missing_features_")
     _expect_keys(fitted, required, "fitted", {"feature_names_in_"})
     n_features = _positive_int(fitted["n_features_in_"], "n_features_in_", 2**24)
     _positive_int(fitted["n_components_"], "n_components_", MAX_LAYER_WIDTH)
@@ -409,6 +442,13 @@ def _set_fitted(estimator, fitted: dict) -> None:
     if encoder is not None and names is not None and encoder.column_names_ != names:
         raise _bad_file("the table encoder's column names are not feature_names_in_")
     fitted = dict(fitted, table_encoder_=encoder, module_layout_=layout)
+    if "missing_features_" in fitted:
+        try:
+            fitted["missing_features_"] = check_missing_features(
+                fitted["missing_features_"], n_features
+            )
+        except ValueError as exc:
+            raise _bad_file(str(exc).rstrip(".")) from None
     for key, value in fitted.items():
         if key == "feature_names_in_":
             value = np.asarray(value, dtype=object)
@@ -542,7 +582,7 @@ def load(path):
 
     Returns
     -------
-    estimator : VAETransformer or VAEOutlierDetector
+    estimator : VAETransformer, VAEOutlierDetector or VAEImputer
         Fitted, giving the same outputs as the saved one, bit for bit on the same
         device; ``partial_fit`` continues its training (Adam state, learning rate,
         KL annealing, random generators) as the saved one would.

@@ -157,7 +157,7 @@ def _skorch_callbacks(tmp_path):
         "Freezer": cbs.Freezer("encoder.*"),
         "GradientNormClipping": cbs.GradientNormClipping(1.0),
         "Initializer": cbs.Initializer("mean.bias", torch.nn.init.zeros_),
-        # skvae's module takes the input width as n_features.
+        # skvae's module takes the numeric input width as n_features.
         "InputShapeSetter": cbs.InputShapeSetter(param_name="n_features"),
         "LRScheduler(StepLR, batch)": cbs.LRScheduler(
             torch.optim.lr_scheduler.StepLR, step_size=3, step_every="batch"
@@ -290,3 +290,41 @@ def test_plain_function_as_callback_is_a_clear_type_error(blobs):
     vae = VAETransformer(max_epochs=2, callbacks=[lambda net: None])
     with pytest.raises(TypeError, match="skorch Callback"):
         vae.fit(blobs)
+
+
+def test_input_shape_setter_is_a_no_op_on_arrays_and_refused_on_tables(blobs):
+    """The module's construction arguments are skorch module__ parameters, so
+    InputShapeSetter(param_name="n_features") finds the width already set on
+    numeric data; on a table, n_features counts the numeric columns only (the
+    one-hot blocks are ``cardinalities``), so it would rebuild a wrong network:
+    that is refused with a clear error instead of a shape error inside torch."""
+    pd = pytest.importorskip("pandas")
+    from sklearn.exceptions import NotFittedError
+    from skorch.callbacks import InputShapeSetter
+
+    import skvae
+
+    holey = blobs.copy()
+    holey[::5, 0] = np.nan
+    plain = skvae.VAETransformer(max_epochs=3, random_state=0).fit(holey)
+    setter = skvae.VAETransformer(
+        max_epochs=3,
+        random_state=0,
+        callbacks=[InputShapeSetter(param_name="n_features")],
+    ).fit(holey)
+    assert setter.net_.module__n_features == 6
+    np.testing.assert_array_equal(setter.transform(holey), plain.transform(holey))
+
+    table = pd.DataFrame(holey[:, :3], columns=["a", "b", "c"])
+    table["colour"] = np.where(blobs[:, 3] > 0, "red", "blue")
+    detector = skvae.VAEOutlierDetector(
+        max_epochs=3, callbacks=[InputShapeSetter(param_name="n_features")]
+    )
+    with pytest.raises(ValueError, match="InputShapeSetter is not needed"):
+        detector.fit(table)
+    with pytest.raises(NotFittedError):
+        detector.score_samples(table)
+    # Without it the table fits, with n_features the numeric width.
+    detector.set_params(callbacks=None).fit(table)
+    assert detector.net_.module__n_features == 3
+    assert detector.net_.module__cardinalities == (2,)

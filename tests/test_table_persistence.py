@@ -1,5 +1,5 @@
 """skvae.save / skvae.load, pickle and skops for models fitted on tables with
-categorical columns and missing cells."""
+categorical columns and missing cells, and for VAEImputer."""
 
 import io
 import json
@@ -40,14 +40,18 @@ def _round_trip(estimator):
     return buffer.getvalue(), skvae.load(io.BytesIO(buffer.getvalue()))
 
 
-def _edit_fitted(data, edit):
+def _edit_part(data, edit):
     (n,) = struct.unpack_from("<Q", data)
     header = json.loads(data[8 : 8 + n])
     part = json.loads(header["__metadata__"]["skvae"])
-    edit(part["fitted"])
+    edit(part)
     header["__metadata__"]["skvae"] = json.dumps(part)
     raw = json.dumps(header).encode()
     return struct.pack("<Q", len(raw)) + raw + data[8 + n :]
+
+
+def _edit_fitted(data, edit):
+    return _edit_part(data, lambda part: edit(part["fitted"]))
 
 
 def test_transformer_table_round_trip_is_bit_identical(table):
@@ -166,3 +170,126 @@ def test_table_pipeline_saved_with_skops(table, tmp_path):
     np.testing.assert_array_equal(
         loaded.score_samples(table), pipe.score_samples(table)
     )
+
+
+# -- VAEImputer ----------------------------------------------------------------
+
+
+def _metadata(data):
+    (n,) = struct.unpack_from("<Q", data)
+    return json.loads(json.loads(data[8 : 8 + n])["__metadata__"]["skvae"])
+
+
+@pytest.fixture(scope="module")
+def numeric_holes():
+    rng = np.random.RandomState(1)
+    z = rng.normal(size=(80, 1))
+    X = np.hstack([z, 2 * z, -z]) + 0.1 * rng.normal(size=(80, 3))
+    X[rng.rand(*X.shape) < 0.2] = np.nan
+    return X
+
+
+def _assert_same_output(a, b):
+    if hasattr(a, "columns"):
+        pd.testing.assert_frame_equal(a, b)
+    else:
+        assert a.dtype == b.dtype and a.shape == b.shape
+        # Object arrays (categorical columns) compare element by element; the
+        # imputed output holds no NaN, so == is exact equality.
+        assert (a == b).all()
+
+
+@pytest.mark.parametrize("via", ["save", "pickle"])
+@pytest.mark.parametrize("data", ["numeric", "table"])
+def test_imputer_round_trip_is_bit_identical(table, numeric_holes, data, via):
+    X = numeric_holes if data == "numeric" else table
+    imputer = skvae.VAEImputer(max_epochs=3, add_indicator=True, random_state=0)
+    imputer.fit(X)
+    expected = imputer.transform(X)
+    assert not pd.isna(expected).any()
+    if via == "save":
+        raw, loaded = _round_trip(imputer)
+        # NaN is no JSON value: the placeholder is stored as a tagged float.
+        assert _metadata(raw)["params"]["missing_values"] == {"float": "nan"}
+    else:
+        loaded = pickle.loads(pickle.dumps(imputer))
+    assert isinstance(loaded, skvae.VAEImputer)
+    assert np.isnan(loaded.missing_values)
+    np.testing.assert_array_equal(loaded.missing_features_, imputer.missing_features_)
+    _assert_same_output(loaded.transform(X), expected)
+    if data == "table":
+        imputer.set_output(transform="pandas")
+        _, loaded = _round_trip(imputer)
+        frame = loaded.transform(X)
+        assert list(frame.columns) == list(imputer.get_feature_names_out())
+        assert frame["colour"].dtype == table["colour"].dtype
+        _assert_same_output(frame, imputer.transform(X))
+
+
+def test_imputer_with_a_placeholder_round_trip(numeric_holes):
+    X = np.where(np.isnan(numeric_holes), -1.0, numeric_holes)
+    imputer = skvae.VAEImputer(missing_values=-1.0, max_epochs=3, random_state=0)
+    raw, loaded = _round_trip(imputer.fit(X))
+    assert _metadata(raw)["params"]["missing_values"] == -1.0
+    assert loaded.missing_values == -1.0
+    np.testing.assert_array_equal(loaded.transform(X), imputer.transform(X))
+    assert not (loaded.transform(X) == -1.0).any()
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda p: p["params"].update(missing_values={"float": "NaN!"}), "only obj"),
+        (
+            lambda p: p["params"].update(missing_values={"float": "nan", "x": 1}),
+            "only obj",
+        ),
+        (lambda p: p["params"].update(n_iter={"float": "inf"}), "n_iter"),
+        (lambda p: p["params"].update(missing_values=[1.0]), "missing_values"),
+        (lambda p: p["fitted"].update(missing_features_=[7]), "missing_features_"),
+        (lambda p: p["fitted"].update(missing_features_=[1, 0]), "missing_features_"),
+        (lambda p: p["fitted"].update(missing_features_=[0.5]), "missing_features_"),
+        (lambda p: p["fitted"].update(missing_features_="0"), "missing_features_"),
+        (lambda p: p["fitted"].pop("missing_features_"), "missing_features_"),
+    ],
+)
+def test_malformed_imputer_file_raises_value_error(numeric_holes, edit, message):
+    imputer = skvae.VAEImputer(max_epochs=1, random_state=0).fit(numeric_holes)
+    data, _ = _round_trip(imputer)
+    with pytest.raises(ValueError, match=f"Not a valid skvae model file.*{message}"):
+        skvae.load(io.BytesIO(_edit_part(data, edit)))
+
+
+def test_malformed_pickled_imputer_state_raises_value_error(numeric_holes):
+    imputer = skvae.VAEImputer(max_epochs=1, random_state=0).fit(numeric_holes)
+    state = imputer.__getstate__()
+    state["missing_features_"] = np.array([0, 3])  # 3 columns: 3 is out of range
+    with pytest.raises(ValueError, match="missing_features_ must be increasing"):
+        skvae.VAEImputer().__setstate__(state)
+
+
+@pytest.mark.parametrize("data", ["numeric", "table"])
+def test_imputer_pipeline_saved_with_skops(table, numeric_holes, data, tmp_path):
+    sio = pytest.importorskip("skops.io")
+    from sklearn.linear_model import LinearRegression
+    from sklearn.pipeline import make_pipeline
+
+    imputer = skvae.VAEImputer(max_epochs=3, random_state=0)
+    trusted = skvae.SKOPS_TRUSTED + ["sklearn.pipeline.Pipeline"]
+    if data == "numeric":
+        X = numeric_holes
+        pipe = make_pipeline(imputer, LinearRegression())
+        pipe.fit(X, np.nan_to_num(X[:, 0]))
+        trusted.append("sklearn.linear_model._base.LinearRegression")
+        output = pipe.predict
+    else:
+        X = table
+        pipe = make_pipeline(imputer).fit(X)
+        output = pipe.transform
+    path = tmp_path / "pipe.skops"
+    sio.dump(pipe, path)
+    assert "skvae._imputer.VAEImputer" in skvae.SKOPS_TRUSTED
+    assert set(sio.get_untrusted_types(file=path)) <= set(trusted)
+    loaded = sio.load(path, trusted=trusted)
+    assert np.isnan(loaded[0].missing_values)
+    _assert_same_output(getattr(loaded, output.__name__)(X), output(X))
