@@ -218,8 +218,10 @@ def test_category_new_in_a_later_chunk_is_trained_as_a_missing_cell(Estimator):
         assert torch.equal(x, y)
     error = a.reconstruction_error(unknown.loc[rows], per_feature=True)
     assert (error[:, 1] == 0).all()
+    # Observed numeric cells keep their term (under the detector's full noise
+    # covariance a term can be negative, see docs/likelihood.rst).
     observed = unknown.loc[rows, "price"].notna().to_numpy()
-    assert observed.sum() > 20 and (error[observed, 2] > 0).all()
+    assert observed.sum() > 20 and (error[observed, 2] != 0).all()
 
 
 def test_categories_of_a_category_dtype_are_known_before_they_occur():
