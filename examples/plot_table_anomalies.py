@@ -174,10 +174,13 @@ print(
 # Why is the top anomaly anomalous?
 # ---------------------------------
 # ``reconstruction_error(X, per_feature=True)`` splits the row's reconstruction
-# term over its original columns: the Gaussian negative log-likelihood of a numeric
-# cell, the cross-entropy of a categorical one, and 0 for a missing cell. Beside
-# the top anomaly's values, the median over all rows shows what is usual for each
-# column.
+# term over its original columns: the cross-entropy of a categorical cell, 0 for a
+# missing cell, and for a numeric cell its share of the residuals' Mahalanobis
+# distance under the detector's full noise covariance (``noise_model="auto"``),
+# ``r_j (S^-1 r)_j / 2``. The numeric shares add up to the distance; a column whose
+# deviation is expected given its correlated neighbours' can get a negative share.
+# Beside the top anomaly's values, the median over all rows shows what is usual
+# for each column.
 top = int(np.argmax(anomaly_score))
 per_column = pd.DataFrame(
     detector.reconstruction_error(X, per_feature=True), columns=X.columns
@@ -211,9 +214,9 @@ labels = [
 ]
 ax.set_yticks(positions, labels)
 # One column can dwarf the rest (a value far outside its range): a scale linear
-# up to 1 and logarithmic above keeps every bar readable.
+# up to 1 and logarithmic above (on both sides of 0) keeps every bar readable.
 ax.set_xscale("symlog", linthresh=1.0)
-ax.set_xlabel("reconstruction error of the column (negative log-likelihood)")
+ax.set_xlabel("the column's term of the reconstruction negative log-likelihood")
 ax.set_title(f"Top anomaly of {dataset}")
 ax.legend(loc="lower right")
 plt.show()
