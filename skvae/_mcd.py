@@ -19,8 +19,13 @@ under the current fit, which never increase the determinant, from a deterministi
 robust start as in DetMCD (Hubert, Rousseeuw & Verdonck 2012): the ``h`` rows
 nearest the coordinate-wise median in units of the median absolute deviation. Then,
 as ``MinCovDet`` does, the covariance is scaled to be consistent at the Gaussian and
-re-estimated from the rows within the 97.5% chi-squared quantile, and shrunk
-towards a multiple of the identity by the Ledoit-Wolf intensity. One start instead
+re-estimated from the rows within the 97.5% chi-squared quantile; it is then shrunk
+towards a multiple of the identity by the Ledoit-Wolf intensity and, unlike
+``MinCovDet``'s reweighted estimate, rescaled once more by the median rule. The
+median is taken over all rows, anomalies included, so with 10% gross outliers in
+two dimensions the variances come out about 15% too large (the example of
+:func:`minimum_covariance_determinant`): a global factor, which leaves the ranking by
+Mahalanobis distance unchanged and only shifts its weight against the KL term. One start instead
 of FastMCD's 500 random ones keeps the cost at a few matrix products per step
 (measured on 2,000 rows of 50 features: ``MinCovDet`` 8 s, this 0.02 s).
 """
@@ -80,9 +85,13 @@ def minimum_covariance_determinant(
     >>> X = rng.multivariate_normal([0, 0], [[1, 0.8], [0.8, 1]], size=500)
     >>> X[:50] = 20.0  # 10% gross outliers
     >>> location, covariance = minimum_covariance_determinant(X)
-    >>> np.round(covariance, 1)
-    array([[1. , 0.8],
-           [0.8, 1. ]])
+    >>> correlation = covariance[0, 1] / np.sqrt(covariance[0, 0] * covariance[1, 1])
+    >>> np.round(location, 1), round(float(correlation), 1)
+    (array([0.1, 0.1]), 0.8)
+    >>> np.round(np.diag(covariance), 2)  # 1 and 1, scaled up by the median rule
+    array([1.15, 1.08])
+    >>> bool(np.abs(np.cov(X, rowvar=False)).min() > 30)  # the classical one
+    True
     """
     residual = np.asarray(residual, dtype=np.float64)
     n_samples, n_features = residual.shape
