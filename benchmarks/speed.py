@@ -71,7 +71,11 @@ def reference_detector(**overrides) -> VAEOutlierDetector:
 
 
 def floor_module(n_features: int) -> VAEModule:
-    return VAEModule(n_features, LATENT, HIDDEN, output_activation="sigmoid")
+    # The detector's default noise ("full" on these 20 features) trains with the
+    # fixed variance, so the floor does too.
+    return VAEModule(
+        n_features, LATENT, HIDDEN, output_activation="sigmoid", noise_model="fixed"
+    )
 
 
 def floor_fit(X: torch.Tensor, epochs: int = EPOCHS, batch: int = BATCH):
@@ -94,7 +98,8 @@ def floor_fit(X: torch.Tensor, epochs: int = EPOCHS, batch: int = BATCH):
 
 def floor_score(module: VAEModule, X: torch.Tensor, batch: int = 8192) -> torch.Tensor:
     """The floor's batched forward pass: the per-sample negative ELBO (the default
-    score), written in place."""
+    score) under the module's noise (its full covariance for the detector's default
+    model), written in place."""
     out = torch.empty(len(X), dtype=X.dtype)
     module.eval()
     with torch.inference_mode():
@@ -102,7 +107,7 @@ def floor_score(module: VAEModule, X: torch.Tensor, batch: int = 8192) -> torch.
             xb = X[start : start + batch]
             mean, log_var = module.encode(xb)
             out[start : start + len(xb)] = gaussian_nll(
-                module.decode(mean), xb, module.noise_log_variance()
+                module.decode(mean), xb, module.observation_noise()
             ) + kl_divergence(mean, log_var)
     return out
 
