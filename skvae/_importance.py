@@ -15,20 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from ._loss import cell_nll
-
-
-def _conditional_means(module, reconstruction: torch.Tensor) -> torch.Tensor:
-    """``E[x | z]`` in the encoded layout: the numeric means, then each categorical
-    column's category probabilities (softmax of its logits)."""
-    if not module.cardinalities:
-        return reconstruction
-    n_numeric = module.n_numeric
-    blocks = reconstruction[:, n_numeric:].split(module.cardinalities, dim=1)
-    return torch.cat(
-        [reconstruction[:, :n_numeric], *(block.softmax(dim=1) for block in blocks)],
-        dim=1,
-    )
+from ._loss import RunningLogSumExp, cell_nll
 
 
 def importance_weighted_fill(module, x: torch.Tensor, draws) -> torch.Tensor:
@@ -59,7 +46,7 @@ def importance_weighted_fill(module, x: torch.Tensor, draws) -> torch.Tensor:
     mean, log_var = module.encode(start, observed)
     std = torch.exp(0.5 * log_var)
     noise = module.observation_noise()
-    running_max = total_weight = weighted = None
+    total = RunningLogSumExp()
     for eps in draws:
         z = mean + std * eps
         reconstruction = module.decode(z)
@@ -71,31 +58,15 @@ def importance_weighted_fill(module, x: torch.Tensor, draws) -> torch.Tensor:
             + 0.5 * eps.square().sum()
             + 0.5 * log_var.sum(dim=1)
         )
-        guess = _conditional_means(module, reconstruction)
-        if running_max is None:
-            running_max = log_weight
-            total_weight = torch.ones_like(log_weight)
-            weighted = guess
-            continue
-        new_max = torch.maximum(running_max, log_weight)
-        old_scale = torch.exp(running_max - new_max)
-        new_scale = torch.exp(log_weight - new_max)
-        total_weight = total_weight * old_scale + new_scale
-        weighted = weighted * old_scale[:, None] + guess * new_scale[:, None]
-        running_max = new_max
-    estimate = weighted / total_weight[:, None]
+        total.add(log_weight, module.conditional_means(reconstruction))
+    estimate = total.weighted_mean()
     filled = x.clone()
     n_numeric = module.n_numeric
     filled[:, :n_numeric] = torch.where(
         observed[:, :n_numeric], x[:, :n_numeric], estimate[:, :n_numeric]
     )
     if module.cardinalities:
-        missing_block = torch.repeat_interleave(
-            ~observed[:, n_numeric:],
-            torch.tensor(module.cardinalities, device=x.device),
-            dim=1,
-        )
         filled[:, n_numeric:] = torch.where(
-            missing_block, estimate[:, n_numeric:], x[:, n_numeric:]
+            module.missing_one_hot(observed), estimate[:, n_numeric:], x[:, n_numeric:]
         )
     return filled

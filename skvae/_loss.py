@@ -281,20 +281,60 @@ def negative_log_reconstruction_probability(
     mean, log_var = module.encode(x)
     std = torch.exp(0.5 * log_var)
     noise_log_var = module.observation_noise()
-    running_max = running_sum = None
+    total = RunningLogSumExp()
     for e in eps:
-        log_p = -observed_nll(
-            module.decode(mean + std * e), x, noise_log_var, module.cardinalities
+        total.add(
+            -observed_nll(
+                module.decode(mean + std * e), x, noise_log_var, module.cardinalities
+            )
         )
-        if running_max is None:
-            running_max, running_sum = log_p, torch.ones_like(log_p)
-            continue
-        new_max = torch.maximum(running_max, log_p)
-        running_sum = running_sum * torch.exp(running_max - new_max) + torch.exp(
-            log_p - new_max
-        )
-        running_max = new_max
-    return math.log(len(eps)) - (running_max + running_sum.log())
+    return math.log(len(eps)) - total.log_sum()
+
+
+class RunningLogSumExp:
+    """``log sum_l exp(a_l)`` of per-row terms added one at a time, and optionally
+    the average of per-row vectors ``v_l`` weighted by ``exp(a_l)``.
+
+    A running maximum rescales the sums, so no term overflows and memory is one
+    row of state whatever the number of terms.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skvae._loss import RunningLogSumExp
+    >>> total = RunningLogSumExp()
+    >>> for a, v in ((0.0, 1.0), (1000.0, 3.0), (1000.0, 5.0)):
+    ...     total.add(torch.tensor([a], dtype=torch.float64), torch.tensor([[v]]))
+    >>> round(float(total.log_sum()) - 1000.0, 4), float(total.weighted_mean())
+    (0.6931, 4.0)
+    """
+
+    def __init__(self):
+        self.max = self.sum = self.weighted = None
+
+    def add(self, log_weight: torch.Tensor, value: torch.Tensor | None = None):
+        if self.max is None:
+            self.max, self.sum, self.weighted = (
+                log_weight,
+                torch.ones_like(log_weight),
+                value,
+            )
+            return
+        new_max = torch.maximum(self.max, log_weight)
+        old_scale = torch.exp(self.max - new_max)
+        new_scale = torch.exp(log_weight - new_max)
+        self.sum = self.sum * old_scale + new_scale
+        if value is not None:
+            self.weighted = (
+                self.weighted * old_scale[:, None] + value * new_scale[:, None]
+            )
+        self.max = new_max
+
+    def log_sum(self) -> torch.Tensor:
+        return self.max + self.sum.log()
+
+    def weighted_mean(self) -> torch.Tensor:
+        return self.weighted / self.sum[:, None]
 
 
 # Draws generated at a time: bounds the memory of the draws whatever ``n_draws``.

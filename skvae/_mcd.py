@@ -24,10 +24,11 @@ towards a multiple of the identity by the Ledoit-Wolf intensity and, unlike
 ``MinCovDet``'s reweighted estimate, rescaled once more by the median rule. The
 median is taken over all rows, anomalies included, so with 10% gross outliers in
 two dimensions the variances come out about 15% too large (the example of
-:func:`minimum_covariance_determinant`): a global factor, which leaves the ranking by
-Mahalanobis distance unchanged and only shifts its weight against the KL term. One start instead
-of FastMCD's 500 random ones keeps the cost at a few matrix products per step
-(measured on 2,000 rows of 50 features: ``MinCovDet`` 8 s, this 0.02 s).
+:func:`minimum_covariance_determinant`): a global factor, which leaves the ranking
+by Mahalanobis distance unchanged and only shifts its weight against the KL term.
+One start instead of FastMCD's 500 random ones keeps the cost at a few matrix
+products per step (measured on 2,000 rows of 50 features: ``MinCovDet`` 8 s, this
+0.02 s).
 """
 
 from __future__ import annotations

@@ -499,11 +499,7 @@ class VAEModule(nn.Module):
             missing_numeric, start[:, : self.n_numeric], x[:, : self.n_numeric]
         )
         if self.cardinalities:
-            missing = torch.repeat_interleave(
-                ~observed[:, self.n_numeric :],
-                torch.tensor(self.cardinalities, device=x.device),
-                dim=1,
-            )
+            missing = self.missing_one_hot(observed)
         # A model trained with the observed mask saw this constant fill in every
         # missing cell; fed its own refills, its encoder drifts (measured: the
         # error grows with each pass), so it always encodes the constant fill and
@@ -518,19 +514,35 @@ class VAEModule(nn.Module):
                 missing_numeric, guess[:, : self.n_numeric], filled[:, : self.n_numeric]
             )
             if self.cardinalities:
-                probs = torch.cat(
-                    [
-                        block.softmax(dim=1)
-                        for block in guess[:, self.n_numeric :].split(
-                            self.cardinalities, dim=1
-                        )
-                    ],
-                    dim=1,
-                )
+                probs = self.conditional_means(guess)[:, self.n_numeric :]
                 filled[:, self.n_numeric :] = torch.where(
                     missing, probs, x[:, self.n_numeric :]
                 )
         return filled
+
+    def missing_one_hot(self, observed: torch.Tensor) -> torch.Tensor:
+        """Which one-hot entries belong to a missing categorical cell, from the
+        per-column ``observed`` mask of :meth:`observed`."""
+        return torch.repeat_interleave(
+            ~observed[:, self.n_numeric :],
+            torch.tensor(self.cardinalities, device=observed.device),
+            dim=1,
+        )
+
+    def conditional_means(self, reconstruction: torch.Tensor) -> torch.Tensor:
+        """``E[x | z]`` in the encoded layout from the decoder's output: the numeric
+        means, then each categorical column's category probabilities (the softmax
+        of its logits)."""
+        if not self.cardinalities:
+            return reconstruction
+        blocks = reconstruction[:, self.n_numeric :].split(self.cardinalities, dim=1)
+        return torch.cat(
+            [
+                reconstruction[:, : self.n_numeric],
+                *(block.softmax(dim=1) for block in blocks),
+            ],
+            dim=1,
+        )
 
     def encode(
         self, x: torch.Tensor, observed: torch.Tensor | None = None
