@@ -20,7 +20,12 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback, EarlyStopping, LRScheduler, ProgressBar
 from skorch.history import History
 
-from ._calibration import calibrate_full_noise, complete_rows, full_noise_possible
+from ._calibration import (
+    calibrate_full_noise,
+    complete_rows,
+    full_noise_possible,
+    min_rows_for_covariance,
+)
 from ._checks import narrowing_overflow_error
 from ._loss import (
     SeededDraws,
@@ -125,7 +130,7 @@ def resolve_noise_model(noise_model: str, X: np.ndarray, n_numeric: int) -> str:
                 "none; use noise_model='auto' or 'fixed'."
             )
         n_complete = len(complete_rows(X, n_numeric))
-        if n_complete <= n_numeric + 1:
+        if n_complete < min_rows_for_covariance(n_numeric):
             raise ValueError(
                 f"noise_model='full' estimates a {n_numeric} x {n_numeric} noise "
                 f"covariance and needs more than {n_numeric + 1} rows without a "

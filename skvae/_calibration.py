@@ -25,6 +25,12 @@ MAX_FEATURES_FOR_FULL_NOISE = 100
 MIN_ROWS_PER_FEATURE = 5
 
 
+def min_rows_for_covariance(n_numeric: int) -> int:
+    """Fewest complete rows a ``n_numeric x n_numeric`` noise covariance is estimated
+    from: more than the features, or the MCD has no subset to fit."""
+    return n_numeric + 2
+
+
 def complete_rows(X: np.ndarray, n_numeric: int) -> np.ndarray:
     """Indices of the rows of ``X`` with no missing numeric cell."""
     return np.flatnonzero(~np.isnan(X[:, :n_numeric]).any(axis=1))
@@ -57,7 +63,7 @@ def calibrate_full_noise(estimator, X: np.ndarray, seed: int) -> bool:
     module = estimator.net_.module_
     n_numeric = module.n_numeric
     rows = complete_rows(X, n_numeric)
-    if len(rows) <= n_numeric + 1:
+    if len(rows) < min_rows_for_covariance(n_numeric):
         return False
     if len(rows) > MAX_CALIBRATION_ROWS:
         rng = np.random.RandomState(seed % 2**32)
