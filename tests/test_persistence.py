@@ -7,6 +7,7 @@ import struct
 
 import numpy as np
 import pytest
+from _skvae_files import edit_metadata
 
 import skvae
 from skvae import VAEOutlierDetector, VAETransformer
@@ -22,16 +23,6 @@ def _bytes(estimator):
 
 def _load(data):
     return skvae.load(io.BytesIO(data))
-
-
-def _edit_metadata(data, edit):
-    (n,) = struct.unpack_from("<Q", data)
-    header = json.loads(data[8 : 8 + n])
-    part = json.loads(header["__metadata__"]["skvae"])
-    edit(part)
-    header["__metadata__"]["skvae"] = json.dumps(part)
-    raw = json.dumps(header).encode()
-    return struct.pack("<Q", len(raw)) + raw + data[8 + n :]
 
 
 def _out(estimator, X):
@@ -174,7 +165,7 @@ def test_pipeline_saved_with_skops(blobs, tmp_path):
 def test_malformed_files_raise_value_error(edit, blobs):
     data = _bytes(VAEOutlierDetector(max_epochs=2, random_state=0).fit(blobs))
     with pytest.raises(ValueError, match="Not a valid skvae model"):
-        _load(_edit_metadata(data, edit))
+        _load(edit_metadata(data, edit))
 
 
 def test_signature_checked_before_reading(blobs):

@@ -8,6 +8,7 @@ import struct
 
 import numpy as np
 import pytest
+from _skvae_files import edit_metadata
 
 import skvae
 from skvae import VAEOutlierDetector, VAETransformer
@@ -40,18 +41,8 @@ def _round_trip(estimator):
     return buffer.getvalue(), skvae.load(io.BytesIO(buffer.getvalue()))
 
 
-def _edit_part(data, edit):
-    (n,) = struct.unpack_from("<Q", data)
-    header = json.loads(data[8 : 8 + n])
-    part = json.loads(header["__metadata__"]["skvae"])
-    edit(part)
-    header["__metadata__"]["skvae"] = json.dumps(part)
-    raw = json.dumps(header).encode()
-    return struct.pack("<Q", len(raw)) + raw + data[8 + n :]
-
-
 def _edit_fitted(data, edit):
-    return _edit_part(data, lambda part: edit(part["fitted"]))
+    return edit_metadata(data, lambda part: edit(part["fitted"]))
 
 
 def test_transformer_table_round_trip_is_bit_identical(table):
@@ -257,7 +248,7 @@ def test_malformed_imputer_file_raises_value_error(numeric_holes, edit, message)
     imputer = skvae.VAEImputer(max_epochs=1, random_state=0).fit(numeric_holes)
     data, _ = _round_trip(imputer)
     with pytest.raises(ValueError, match=f"Not a valid skvae model file.*{message}"):
-        skvae.load(io.BytesIO(_edit_part(data, edit)))
+        skvae.load(io.BytesIO(edit_metadata(data, edit)))
 
 
 def test_malformed_pickled_imputer_state_raises_value_error(numeric_holes):
