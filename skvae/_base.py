@@ -44,6 +44,7 @@ from ._tabular import (
     numeric_variance,
     validate_table,
 )
+from ._linear_start import start_at_ppca
 from ._warm_start import continue_training, reusable_module
 from .callbacks import KLAnnealing
 from .exceptions import TrainingDivergedError
@@ -63,6 +64,7 @@ BASE_PARAMETER_CONSTRAINTS: dict = {
     "noise_model": [StrOptions({"auto", *NOISE_MODELS})],
     "beta": [Interval(Real, 0.0, None, closed="left")],
     "trim_fraction": [Interval(Real, 0.0, 1.0, closed="left")],
+    "linear_path": ["boolean"],
     "kl_warmup_epochs": [
         Interval(Integral, 0, None, closed="left"),
         StrOptions({"auto"}),
@@ -446,6 +448,8 @@ class BaseVAE(BaseEstimator):
                         numeric_variance(X, self.module_layout_["n_features"])
                     )
                 )
+            if self.linear_path:
+                start_at_ppca(module, X, self.beta, seed)
         net = self._build_net(
             module, early_stopping=early_stopping, validate=n_valid > 0, device=device
         )
@@ -489,6 +493,7 @@ class BaseVAE(BaseEstimator):
             output_activation=self.output_activation_,
             noise_model=self.noise_model_,
             trim_fraction=self.trim_fraction,
+            linear_path=self.linear_path,
         )
 
     def _build_module(self, generator, dtype, meta: bool = False):
@@ -885,6 +890,15 @@ default={noise_model}
         Weight of the KL divergence between the posterior q(z|x) and the N(0, I)
         prior in the loss ``reconstruction + beta * KL``. Larger values give a
         smoother, more regular latent space at some cost in reconstruction.
+    linear_path : bool, default={linear_path}
+        Add a linear path beside the networks, from the input to the posterior mean
+        and from the latent code to the reconstruction, and start training at
+        probabilistic PCA's maximum-likelihood solution (Tipping & Bishop 1999),
+        the optimum of a linear VAE, with the networks' output layers at zero: the
+        networks then learn what is nonlinear. Extra latent dimensions start in
+        use, where from random weights they often stay collapsed, and training
+        needs far fewer steps. With a sigmoid output or ``noise_model="feature"``
+        (factor analysis rather than PPCA) the path starts at zero.
     trim_fraction : float in [0, 1), default={trim_fraction}
         Trimmed loss: the share of each training batch with the highest loss that
         is left out of the update. Networks fit typical samples before rare ones, so

@@ -162,6 +162,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
         output_activation: str = "identity",
         noise_model: str = "fixed",
         beta: float = 1.0,
+        linear_path: bool = False,
         trim_fraction: float = 0.0,
         kl_warmup_epochs="auto",
         lr: float = 1e-3,
@@ -191,6 +192,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
         self.output_activation = output_activation
         self.noise_model = noise_model
         self.beta = beta
+        self.linear_path = linear_path
         self.trim_fraction = trim_fraction
         self.kl_warmup_epochs = kl_warmup_epochs
         self.lr = lr

@@ -195,6 +195,13 @@ class VAEModule(nn.Module):
         column (numeric, then categorical) is concatenated to its input. Missing
         numeric cells are NaN in the input; the encoder sees them filled (see
         :meth:`fill_missing`) whatever this setting.
+    linear_path : bool, default=False
+        Add a linear map from the input to the posterior mean and one from the
+        latent code to the decoder's output (before its activation), beside the
+        networks. They start at zero; :func:`skvae._linear_start.start_at_ppca` sets
+        them, with the networks' output layers at zero, to probabilistic PCA's
+        maximum-likelihood solution, so training starts from the linear VAE's
+        optimum and the networks learn what is nonlinear.
 
     Examples
     --------
@@ -221,6 +228,7 @@ class VAEModule(nn.Module):
         trim_fraction: float = 0.0,
         cardinalities=(),
         missing_input: bool = False,
+        linear_path: bool = False,
     ):
         super().__init__()
         if noise_model not in NOISE_MODELS:
@@ -254,7 +262,9 @@ class VAEModule(nn.Module):
             trim_fraction=trim_fraction,
             cardinalities=tuple(int(c) for c in cardinalities),
             missing_input=bool(missing_input),
+            linear_path=bool(linear_path),
         )
+        self.linear_path = bool(linear_path)
         self.encoder = _mlp(widths, activation, batch_norm, dropout)
         self.mean = nn.Linear(widths[-1], n_components)
         self.log_var = nn.Linear(widths[-1], n_components)
@@ -263,6 +273,10 @@ class VAEModule(nn.Module):
             nn.Linear(widths[1], n_encoded),
             OUTPUT_ACTIVATIONS[output_activation](),
         )
+        if self.linear_path:
+            # No biases: the mean head's and the decoder's output layer's serve.
+            self.linear_mean = nn.Linear(n_input, n_components, bias=False)
+            self.linear_decoder = nn.Linear(n_components, n_encoded, bias=False)
         # Variance of each feature in the training data: the scale of the noise
         # bound (set by the estimators before training).
         self.register_buffer("feature_var", torch.ones(n_features))
@@ -432,7 +446,11 @@ class VAEModule(nn.Module):
                     module.weight, a=math.sqrt(5), generator=generator
                 )
                 bound = 1.0 / math.sqrt(module.in_features)
-                nn.init.uniform_(module.bias, -bound, bound, generator=generator)
+                if module.bias is not None:
+                    nn.init.uniform_(module.bias, -bound, bound, generator=generator)
+        if self.linear_path:  # the plain networks' VAE until start_at_ppca
+            nn.init.zeros_(self.linear_mean.weight)
+            nn.init.zeros_(self.linear_decoder.weight)
         return self
 
     @classmethod
@@ -562,11 +580,17 @@ class VAEModule(nn.Module):
             x = torch.cat([x, observed.to(x.dtype)], dim=1)
         hidden = self.encoder(x)
         log_var = self.log_var(hidden).clamp(_LOG_VAR_MIN, _LOG_VAR_MAX)
-        return self.mean(hidden), log_var
+        mean = self.mean(hidden)
+        if self.linear_path:
+            mean = mean + self.linear_mean(x)
+        return mean, log_var
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Map latent points back to the input space."""
-        return self.decoder(z)
+        if not self.linear_path:
+            return self.decoder(z)
+        network, output_layer, activation = self.decoder
+        return activation(output_layer(network(z)) + self.linear_decoder(z))
 
     @staticmethod
     def reparameterize(

@@ -100,7 +100,8 @@ def state_size(module_params: dict) -> int:
     >>> state_size(params) == sum(
     ...     t.numel() for t in VAEModule(**params).state_dict().values())
     True
-    >>> params.update(cardinalities=(3, 2), missing_input=True, noise_model="full")
+    >>> params.update(cardinalities=(3, 2), missing_input=True, noise_model="full",
+    ...               linear_path=True)
     >>> state_size(params) == sum(
     ...     t.numel() for t in VAEModule(**params).state_dict().values())
     True
@@ -124,6 +125,8 @@ def state_size(module_params: dict) -> int:
     decoder = [k, *widths[:0:-1]]
     for a, b in zip(decoder[:-1], decoder[1:], strict=True):
         total += a * b + b
+    if module_params.get("linear_path", False):
+        total += n_input * k + k * encoded  # linear_mean, linear_decoder
     return total + widths[1] * encoded + encoded
 
 

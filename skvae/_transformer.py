@@ -99,7 +99,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         dropout: float = 0.0,
         output_activation: str = "auto",
         noise_model: str = "fixed",
-        beta: float = 1.0,
+        beta: float = 0.1,
+        linear_path: bool = True,
         trim_fraction: float = 0.0,
         kl_warmup_epochs: int = 10,
         lr: float = 3e-3,
@@ -125,6 +126,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         self.output_activation = output_activation
         self.noise_model = noise_model
         self.beta = beta
+        self.linear_path = linear_path
         self.trim_fraction = trim_fraction
         self.kl_warmup_epochs = kl_warmup_epochs
         self.lr = lr

@@ -23,8 +23,8 @@ class KLAnnealing(Callback):
     --------
     >>> from skvae import VAETransformer
     >>> from skvae.callbacks import KLAnnealing
-    >>> vae = VAETransformer(kl_warmup_epochs=0, max_epochs=4, random_state=0,
-    ...                      callbacks=[("kl_annealing", KLAnnealing(n_epochs=3))])
+    >>> vae = VAETransformer(beta=1.0, kl_warmup_epochs=0, max_epochs=4,
+    ...     random_state=0, callbacks=[("kl_annealing", KLAnnealing(n_epochs=3))])
     >>> import numpy as np
     >>> vae = vae.fit(np.random.RandomState(0).normal(size=(50, 3)))
     >>> [round(w, 3) for w in vae.history_[:, "kl_weight"]]

@@ -242,10 +242,21 @@ class _Network:
             self.const(_LOG_VAR_MAX),
             op_version=self.opv,
         )
-        return self.layers(hidden, self.module.mean), log_var
+        mean = self.layers(hidden, self.module.mean)
+        if self.module.linear_path:
+            linear = self.layers(x, self.module.linear_mean)
+            mean = OnnxAdd(mean, linear, op_version=self.opv)
+        return mean, log_var
 
     def decode(self, z):
-        return self.layers(z, self.module.decoder)
+        """``VAEModule.decode``: the network, plus the linear path before the output
+        activation."""
+        if not self.module.linear_path:
+            return self.layers(z, self.module.decoder)
+        network, output_layer, activation = self.module.decoder
+        output = self.layers(self.layers(z, network), output_layer)
+        linear = self.layers(z, self.module.linear_decoder)
+        return self.layers(OnnxAdd(output, linear, op_version=self.opv), activation)
 
     def sum_last(self, node, keepdims: int):
         return OnnxReduceSumApi11(

@@ -43,8 +43,9 @@ def test_no_warmup_trains_at_beta_from_the_start(blobs):
 
 
 def test_early_stopping_stops_and_restores_the_best_epoch(blobs):
+    # beta=1: then the monitored loss is the ELBO that score() reports.
     vae = VAETransformer(
-        max_epochs=500, n_iter_no_change=3, lr=0.05, random_state=0
+        max_epochs=500, n_iter_no_change=3, lr=0.05, beta=1.0, random_state=0
     ).fit(blobs)
     stopper = _callback(vae, "early_stopping")
     assert vae.n_iter_ < 500
