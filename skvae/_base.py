@@ -27,6 +27,7 @@ from ._calibration import (
     min_rows_for_covariance,
 )
 from ._checks import narrowing_overflow_error
+from ._linear_start import start_at_ppca
 from ._loss import (
     SeededDraws,
     negative_elbo,
@@ -44,7 +45,6 @@ from ._tabular import (
     numeric_variance,
     validate_table,
 )
-from ._linear_start import start_at_ppca
 from ._warm_start import continue_training, reusable_module
 from .callbacks import KLAnnealing
 from .exceptions import TrainingDivergedError

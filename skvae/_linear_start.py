@@ -23,8 +23,13 @@ import numpy as np
 import torch
 from sklearn.decomposition import PCA
 
-from ._module import _FIXED_NOISE_LOG_VAR, _LOG_VAR_MAX, _LOG_VAR_MIN
-from ._module import MIN_NOISE_VARIANCE_RATIO, VAEModule
+from ._module import (
+    _FIXED_NOISE_LOG_VAR,
+    _LOG_VAR_MAX,
+    _LOG_VAR_MIN,
+    MIN_NOISE_VARIANCE_RATIO,
+    VAEModule,
+)
 
 # Rows the principal directions are computed from (a fixed random subsample above
 # that): the directions' error shrinks like 1 / sqrt(rows), and the SVD's cost
@@ -93,9 +98,7 @@ def ppca_solution(
     decoder[:, :n_directions] = pca.components_.T * scale
     encoder[:n_directions] = (scale / variance)[:, None] * pca.components_
     with np.errstate(divide="ignore"):  # noise_variance 0 (beta=0): no posterior spread
-        log_var[:n_directions] = np.where(
-            kept, np.log(noise_variance / variance), 0.0
-        )
+        log_var[:n_directions] = np.where(kept, np.log(noise_variance / variance), 0.0)
     return mean, decoder, encoder, np.clip(log_var, _LOG_VAR_MIN, _LOG_VAR_MAX)
 
 

@@ -84,10 +84,21 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
     # Compression wants the model trained to convergence: a long budget that early
     # stopping on held-out rows usually cuts short.
     _auto_max_steps = 4000
-    # noise_model="fixed" by default: on held-out reconstruction (Wine, digits,
-    # cardio, satimage-2, Ionosphere, breastw at n_components 2 and 5) neither
-    # learned noise model was better overall (README, "Compression quality").
     _auto_patience_steps = 500
+    # Defaults that differ from the detector's, for compression (docs/likelihood.rst,
+    # "Compression"):
+    # - linear_path=True: training starts at probabilistic PCA's optimum, so the
+    #   extra latent dimensions are in use from the first step (from random weights
+    #   they stayed collapsed: Wine at n_components=5 had 1.9x PCA's held-out error).
+    # - beta=0.1: decoding the posterior mean shrinks each principal direction by
+    #   s^2 / lambda with s^2 = beta / 2 (the linear optimum); at beta=1 that is half
+    #   of a direction with unit variance, at 0.1 a twentieth, and the excess error
+    #   s^4 / lambda per direction is below 1% of a standardized feature's variance
+    #   for lambda >= 0.25. PCA does not shrink.
+    # - kl_warmup_epochs=0: KL annealing keeps a randomly started VAE from collapsing
+    #   early; started at the optimum for beta, a ramp from 0 only pulls it away.
+    # - noise_model="fixed": on held-out reconstruction neither learned noise model
+    #   was better overall (README, "Compression quality").
 
     def __init__(
         self,
@@ -102,7 +113,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         beta: float = 0.1,
         linear_path: bool = True,
         trim_fraction: float = 0.0,
-        kl_warmup_epochs: int = 10,
+        kl_warmup_epochs: int = 0,
         lr: float = 3e-3,
         batch_size="auto",
         max_epochs="auto",
