@@ -74,8 +74,15 @@ def _assert_same(a, b):
 def test_save_load_then_partial_fit_is_bit_identical(Estimator, pickled_first, blobs):
     # Learned noise variances and a trimmed likelihood, so the module's buffers
     # (feature_var, running_noise_var) and trim_fraction matter.
+    # A KL warm-up (the transformer's default has none) shows that the annealing's
+    # epoch count survives too.
+    warm_up = dict(kl_warmup_epochs=10) if Estimator is VAETransformer else {}
     original = Estimator(
-        max_epochs=4, noise_model="feature", trim_fraction=0.1, random_state=0
+        max_epochs=4,
+        noise_model="feature",
+        trim_fraction=0.1,
+        random_state=0,
+        **warm_up,
     ).fit(blobs)
     if pickled_first:
         # Pickling must neither change nor share the original's training state.

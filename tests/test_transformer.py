@@ -103,7 +103,9 @@ def test_clone_and_pickle_round_trip_give_identical_outputs(blobs):
 
 
 def test_history_exposes_per_epoch_loss_terms(blobs):
-    vae = VAETransformer(max_epochs=12, early_stopping=True, random_state=0).fit(blobs)
+    vae = VAETransformer(
+        max_epochs=12, kl_warmup_epochs=10, early_stopping=True, random_state=0
+    ).fit(blobs)
     assert len(vae.history_) == vae.n_iter_
     for key in [
         "train_loss",
