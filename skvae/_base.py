@@ -46,7 +46,7 @@ from ._tabular import (
     validate_table,
 )
 from ._warm_start import continue_training, reusable_module
-from .callbacks import KLAnnealing
+from .callbacks import EarlyStoppingFromStart, KLAnnealing
 from .exceptions import TrainingDivergedError
 
 _FLOAT_DTYPES = (np.float64, np.float32)
@@ -300,7 +300,7 @@ class BaseVAE(BaseEstimator):
         if self.kl_warmup_epochs_ > 0:
             named["kl_annealing"] = KLAnnealing(n_epochs=self.kl_warmup_epochs_)
         if early_stopping:
-            named["early_stopping"] = EarlyStopping(
+            named["early_stopping"] = EarlyStoppingFromStart(
                 monitor=monitor,
                 patience=self.n_iter_no_change_,
                 threshold=self.tol,
@@ -472,7 +472,8 @@ class BaseVAE(BaseEstimator):
 
     @property
     def best_epoch_(self) -> int | None:
-        """The epoch whose weights early stopping restored, or None."""
+        """The epoch whose weights early stopping restored (0: the starting weights,
+        which no epoch beat), or None."""
         check_is_fitted(self)
         return best_epoch(self.net_)
 

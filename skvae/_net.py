@@ -167,6 +167,14 @@ class SliceLoader:
             yield batch, batch
 
 
+def _mean_terms(terms: list, sizes: list[int]) -> tuple[float, float]:
+    """Row-weighted means of per-batch (reconstruction, KL) means."""
+    weights = torch.tensor(sizes, dtype=torch.float64) / sum(sizes)
+    per_batch = torch.stack(terms).detach().to("cpu", torch.float64).view(-1, 2)
+    reconstruction, kl = (weights @ per_batch).tolist()
+    return reconstruction, kl
+
+
 class ValidationSplit:
     """Hold out a random ``fraction`` of the rows for validation.
 
@@ -425,6 +433,17 @@ class VAENet(NeuralNet):
             y_pred = self.infer(Xi, **fit_params)
             return self._step_result(y_pred, Xi, self.beta)
 
+    def validation_loss(self, dataset) -> float:
+        """The loss that an epoch records as ``valid_loss``, for ``dataset`` and the
+        current weights, without touching the history."""
+        self._set_training(False)
+        terms, sizes = [], []
+        for batch in self.get_iterator(dataset, training=False):
+            terms.extend(self.validation_step(batch)["terms"])
+            sizes.append(len(batch[0]))
+        reconstruction, kl = _mean_terms(terms, sizes)
+        return reconstruction + self.beta * kl
+
     def evaluation_step(self, batch, training=False):
         """The outputs of :meth:`forward` and :meth:`predict`: a tuple
         ``(reconstruction, mean, log_var)`` of per-row tensors, so ``predict``
@@ -458,9 +477,7 @@ class VAENet(NeuralNet):
             sizes.append(size)
             self.notify("on_batch_end", batch=batch, training=training, **step)
         self.history.record(prefix + "_batch_count", len(sizes))
-        weights = torch.tensor(sizes, dtype=torch.float64) / sum(sizes)
-        per_batch = torch.stack(terms).detach().to("cpu", torch.float64).view(-1, 2)
-        reconstruction, kl = (weights @ per_batch).tolist()
+        reconstruction, kl = _mean_terms(terms, sizes)
         loss = reconstruction + self.beta * kl
         if not math.isfinite(loss):
             self._raise_diverged(f"{prefix} loss")

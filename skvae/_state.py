@@ -37,13 +37,17 @@ def bad_state(reason: str) -> ValueError:
 
 
 def best_epoch(net) -> int | None:
-    """The epoch whose weights early stopping restored, or None."""
+    """The epoch whose weights early stopping restored (0: the start), or None."""
     if getattr(net, "best_epoch_", None) is not None:
         return net.best_epoch_
     for _, callback in getattr(net, "callbacks_", []):
         if isinstance(callback, EarlyStopping) and callback.load_best:
             epoch = getattr(callback, "best_epoch_", 0)
-            return int(epoch) if epoch else None
+            if epoch:
+                return int(epoch)
+            # 0 with weights kept: no epoch beat the start (EarlyStoppingFromStart)
+            kept = getattr(callback, "best_model_weights_", None) is not None
+            return 0 if kept else None
     return None
 
 

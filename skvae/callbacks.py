@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from skorch.callbacks import Callback
+from copy import deepcopy
+
+from skorch.callbacks import Callback, EarlyStopping
 
 
 class KLAnnealing(Callback):
@@ -42,3 +44,41 @@ class KLAnnealing(Callback):
         epoch = len(net.history) - 1
         progress = min(1.0, epoch / self.n_epochs) if self.n_epochs > 0 else 1.0
         net.kl_weight_ = net.beta * (self.start + (1.0 - self.start) * progress)
+
+
+class EarlyStoppingFromStart(EarlyStopping):
+    """skorch's :class:`~skorch.callbacks.EarlyStopping` for which the weights
+    training starts from are a candidate too.
+
+    Before the first epoch, the validation loss of the starting weights is measured;
+    an epoch then has to beat it (by ``threshold``) to count as progress, and if none
+    does within ``patience`` epochs the starting weights are restored
+    (``best_epoch_ == 0``). A model started at a good solution, such as
+    :class:`~skvae.VAETransformer`'s probabilistic PCA (``linear_path=True``), thus
+    never ends worse than it started on the held-out rows. Otherwise it is skorch's
+    callback, with the same parameters; it only differs when it monitors
+    ``"valid_loss"`` with a validation split.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skvae import VAETransformer
+    >>> vae = VAETransformer(max_epochs=3, random_state=0).fit(
+    ...     np.random.RandomState(0).normal(size=(100, 4)))
+    >>> type(dict(vae.net_.callbacks_)["early_stopping"]).__name__
+    'EarlyStoppingFromStart'
+    """
+
+    # Reads epoch rows only, as skorch's EarlyStopping does.
+    reads_batch_rows = False
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        super().on_train_begin(net, X=X, y=y, **kwargs)
+        if self.monitor != "valid_loss" or X is None or net.train_split is None:
+            return
+        _, valid = net.get_split_datasets(X, y)
+        if valid is None or len(valid) == 0:
+            return
+        self.dynamic_threshold_ = self._calc_new_threshold(net.validation_loss(valid))
+        if self.load_best:
+            self.best_model_weights_ = deepcopy(net.module_.state_dict())

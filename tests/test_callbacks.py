@@ -3,7 +3,7 @@ import pytest
 from skorch.callbacks import Callback, EarlyStopping
 
 from skvae import VAETransformer
-from skvae.callbacks import KLAnnealing
+from skvae.callbacks import EarlyStoppingFromStart, KLAnnealing
 
 
 class CountEpochs(Callback):
@@ -43,9 +43,15 @@ def test_no_warmup_trains_at_beta_from_the_start(blobs):
 
 
 def test_early_stopping_stops_and_restores_the_best_epoch(blobs):
-    # beta=1: then the monitored loss is the ELBO that score() reports.
+    # beta=1: then the monitored loss is the ELBO that score() reports. From random
+    # weights (no linear path), so that epochs beat the start.
     vae = VAETransformer(
-        max_epochs=500, n_iter_no_change=3, lr=0.05, beta=1.0, random_state=0
+        max_epochs=500,
+        n_iter_no_change=3,
+        lr=0.05,
+        beta=1.0,
+        linear_path=False,
+        random_state=0,
     ).fit(blobs)
     stopper = _callback(vae, "early_stopping")
     assert vae.n_iter_ < 500
@@ -56,6 +62,35 @@ def test_early_stopping_stops_and_restores_the_best_epoch(blobs):
     # reproduces that epoch's loss, not the last one's.
     _, valid = vae.net_.get_split_datasets(vae.net_.get_dataset(blobs))
     assert -vae.score(valid.X.numpy()) == pytest.approx(min(valid_losses), rel=1e-6)
+    assert vae.net_.validation_loss(valid) == pytest.approx(min(valid_losses))
+
+
+def _linear(n=300, seed=0):
+    rng = np.random.RandomState(seed)
+    return rng.normal(size=(n, 2)) @ rng.normal(size=(2, 6)) + 0.3 * rng.normal(
+        size=(n, 6)
+    )
+
+
+def test_early_stopping_keeps_the_start_when_no_epoch_beats_it():
+    X = _linear()
+    # Started at the linear optimum (PPCA) on linear data, then pushed around by a
+    # far too large learning rate: no epoch is better on the held-out rows.
+    vae = VAETransformer(lr=0.3, n_iter_no_change=3, random_state=0).fit(X)
+    assert isinstance(_callback(vae, "early_stopping"), EarlyStoppingFromStart)
+    assert vae.best_epoch_ == 0 and vae.n_iter_ == 3
+    start = VAETransformer(lr=1e-30, max_epochs=1, random_state=0).fit(X)
+    np.testing.assert_allclose(vae.transform(X), start.transform(X), atol=1e-12)
+    _, valid = vae.net_.get_split_datasets(vae.net_.get_dataset(X))
+    assert min(vae.history_[:, "valid_loss"]) > vae.net_.validation_loss(valid)
+
+
+def test_early_stopping_from_start_is_skorchs_when_an_epoch_wins(blobs):
+    # From random weights the first epoch beats the start: skorch's behaviour.
+    vae = VAETransformer(
+        linear_path=False, max_epochs=30, n_iter_no_change=3, random_state=0
+    ).fit(blobs)
+    assert vae.best_epoch_ >= 1
 
 
 def test_learning_rate_is_reduced_on_plateau(blobs):

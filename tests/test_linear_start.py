@@ -94,7 +94,7 @@ def test_transformer_compresses_at_least_as_well_as_pca_on_held_out_rows():
     vae_mse = np.mean((vae.inverse_transform(vae.transform(test)) - test) ** 2)
     pca_mse = np.mean((pca.inverse_transform(pca.transform(test)) - test) ** 2)
     # The data are linear, so the networks can only fit noise: early stopping keeps
-    # that within a few percent (1.020 measured).
+    # the start here (1.010 measured; 1.020 when the start was not a candidate).
     assert vae_mse <= 1.05 * pca_mse
     # From random weights the extra directions are the hard part.
     plain = VAETransformer(n_components=5, linear_path=False, random_state=0)
