@@ -342,6 +342,9 @@ def _make_estimator(part: dict):
     params = {
         key: _param_from_json(key, value) for key, value in part["params"].items()
     }
+    # Files written before linear paths existed (skvae 0.1) have none, whatever
+    # today's default.
+    params.setdefault("linear_path", False)
     if params.get("callbacks") is not None:
         raise _bad_file("callbacks must be null in a file")
     device = params.get("device", "cpu")

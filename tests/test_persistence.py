@@ -217,3 +217,16 @@ def test_a_header_length_starting_with_a_pickle_opcode_still_loads(blobs):
     padded = struct.pack("<Q", len(raw)) + raw + data[8 + n :]
     assert padded[:1] == b"\x80"
     np.testing.assert_array_equal(_load(padded).transform(blobs), vae.transform(blobs))
+
+
+def test_files_from_before_linear_paths_load_without_one(blobs):
+    # skvae 0.1 wrote no linear_path parameter and had no linear path; the
+    # transformer's default is now True.
+    old = VAETransformer(linear_path=False, max_epochs=2, random_state=0).fit(blobs)
+
+    def drop_linear_path(part):
+        del part["params"]["linear_path"]
+
+    loaded = _load(edit_metadata(_bytes(old), drop_linear_path))
+    assert loaded.linear_path is False
+    np.testing.assert_array_equal(_out(loaded, blobs), _out(old, blobs))
