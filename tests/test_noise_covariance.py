@@ -196,3 +196,20 @@ def test_full_noise_on_extreme_scales_gives_a_clear_error_or_a_finite_model():
             assert "Scale" in str(error)
             continue
         assert np.all(np.isfinite(detector.score_samples(X * scale)))
+
+
+def test_discrete_columns_get_their_quantization_variance():
+    rng = np.random.RandomState(0)
+    n = 600
+    continuous = rng.normal(size=(n, 4)) @ rng.normal(size=(4, 4))
+    # A 0/1 flag that is 1 on 10% of the rows, unrelated to anything else: the
+    # majority's residuals barely vary, and without dequantization the robust
+    # covariance gives the flag a tiny variance, so every flagged row looks anomalous.
+    flag = (rng.uniform(size=n) < 0.1).astype(float)
+    X = np.column_stack([continuous, flag])
+    X[:15, :4] += 6.0  # the real anomalies
+    detector = VAEOutlierDetector(noise_model="full", random_state=0).fit(X)
+    covariance = detector.net_.module_.noise_covariance.numpy()
+    assert covariance[4, 4] >= 1.0 / 12  # the flag's gap is 1
+    top = np.argsort(detector.score_samples(X))[:15]
+    assert np.mean(top < 15) >= 0.8
