@@ -875,7 +875,10 @@ default={noise_model}
         squared error (skvae 0.1). "full" trains as "fixed", then fits a full
         covariance matrix (and a mean) to the residuals ``x - decoder(z)`` of the
         training rows by the minimum covariance determinant, the robust Gaussian
-        of the most central half of the rows, and scores with it: the residuals'
+        of the most central ``1 - trim_fraction`` share of the rows, adds each
+        column's quantization variance (``delta**2 / 12`` for the smallest gap
+        ``delta`` between its values, so a discrete column cannot get a variance of
+        0), and scores with it: the residuals'
         Mahalanobis distance, so the score sees correlations the decoder left
         unexplained, and with a decoder that explains nothing it is the MCD
         detector. "auto" is "full" up to 100 numeric features with at least 5
