@@ -900,8 +900,8 @@ default={noise_model}
         probabilistic PCA's maximum-likelihood solution (Tipping & Bishop 1999),
         the optimum of a linear VAE, with the networks' output layers at zero: the
         networks then learn what is nonlinear. Extra latent dimensions start in
-        use, where from random weights they often stay collapsed, and training
-        needs far fewer steps. With a sigmoid output or ``noise_model="feature"``
+        use, where from random weights they often stay collapsed. With a sigmoid
+        output or ``noise_model="feature"``
         (factor analysis rather than PPCA) the path starts at zero.
     trim_fraction : float in [0, 1), default={trim_fraction}
         Trimmed loss: the share of each training batch with the highest loss that
