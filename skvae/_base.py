@@ -265,6 +265,10 @@ class BaseVAE(BaseEstimator):
 
     _parameter_constraints: dict = dict(BASE_PARAMETER_CONSTRAINTS)
     _auto_max_steps: int = 4000
+    # A cap, in epochs, on the "auto" budget (None: none). On small data a step
+    # budget is many passes over every row; a cap in passes bounds how often each
+    # row, anomalies included, is fitted.
+    _auto_max_epochs: int | None = None
     _auto_patience_steps: int = 500
     # Fewer epochs than this of patience would stop on the noise of a single epoch.
     _min_patience_epochs: int = 5
@@ -280,6 +284,8 @@ class BaseVAE(BaseEstimator):
             self.max_epochs_ = epochs_for_steps(
                 self._auto_max_steps, n_train, batch_size
             )
+            if self._auto_max_epochs is not None:
+                self.max_epochs_ = min(self.max_epochs_, self._auto_max_epochs)
         else:
             self.max_epochs_ = self.max_epochs
         if self.n_iter_no_change == "auto":
@@ -830,8 +836,10 @@ def fill_parameter_docs(estimator_class) -> None:
     defaults stay true when either estimator's defaults change.
     """
     defaults = signature_defaults(estimator_class)
+    max_epochs = estimator_class._auto_max_epochs
     auto = dict(
         max_steps=f"{estimator_class._auto_max_steps:,}",
+        max_epochs_cap="" if max_epochs is None else f", and at most {max_epochs}",
         patience_steps=estimator_class._auto_patience_steps,
     )
     common = COMMON_PARAMETERS_DOC.format(**defaults, **auto)
@@ -921,7 +929,7 @@ default={noise_model}
         Upper bound on the passes over the training data. "auto" counts
         optimisation steps instead, which is what decides how far training gets:
         the epochs that make about {max_steps} steps of ``batch_size_`` rows
-        (many epochs on a few hundred rows, one or two on a million).
+        (many epochs on a few hundred rows, one or two on a million){max_epochs_cap}.
     early_stopping : bool, default={early_stopping}
         Hold out ``validation_fraction`` of the rows and stop when their loss has not
         improved by ``tol`` (relative) for ``n_iter_no_change`` epochs, restoring the

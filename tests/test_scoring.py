@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from skvae import VAEOutlierDetector, VAETransformer
-from skvae._base import epochs_for_steps
+from skvae._base import auto_batch_size, epochs_for_steps
 from skvae._loss import nll_offset
 
 FAST = dict(max_epochs=8, random_state=0)
@@ -107,6 +107,25 @@ def test_auto_schedule_is_resolved_into_fitted_attributes(data):
     ).fit(data)
     assert (set_by_hand.max_epochs_, set_by_hand.n_iter_no_change_) == (3, 2)
     assert set_by_hand.kl_warmup_epochs_ == 1
+
+
+@pytest.mark.parametrize("n_rows, capped", [(150, True), (3500, False)])
+def test_detector_auto_budget_is_capped_at_20_passes(n_rows, capped):
+    # 500 steps are 50 passes over 150 rows (batch 16) but 9 over 3,500 (batch 64):
+    # only the small data's budget is cut to 20 passes.
+    X = np.random.RandomState(0).normal(size=(n_rows, 4))
+    detector = VAEOutlierDetector(random_state=0)
+    detector._resolve_schedule(n_rows, auto_batch_size(n_rows))
+    uncapped = epochs_for_steps(500, n_rows, auto_batch_size(n_rows))
+    assert detector.max_epochs_ == (20 if capped else uncapped)
+    assert (uncapped > 20) == capped
+    if capped:
+        assert detector.fit(X).n_iter_ == 20
+    transformer = VAETransformer()
+    transformer._resolve_schedule(n_rows, auto_batch_size(n_rows))
+    assert transformer.max_epochs_ == epochs_for_steps(
+        4000, n_rows, auto_batch_size(n_rows)
+    )
 
 
 def test_trimmed_loss_leaves_the_worst_fitted_rows_out(data):
