@@ -132,10 +132,11 @@ def resolve_noise_model(noise_model: str, X: np.ndarray, n_numeric: int) -> str:
                 "none; use noise_model='auto' or 'fixed'."
             )
         n_complete = len(complete_rows(X, n_numeric))
-        if n_complete < min_rows_for_covariance(n_numeric):
+        n_needed = min_rows_for_covariance(n_numeric)
+        if n_complete < n_needed:
             raise ValueError(
                 f"noise_model='full' estimates a {n_numeric} x {n_numeric} noise "
-                f"covariance and needs more than {n_numeric + 1} rows without a "
+                f"covariance and needs more than {n_needed - 1} rows without a "
                 f"missing numeric value; got {n_complete}. Use noise_model='auto' "
                 "(which falls back to 'shared') or provide more rows."
             )
