@@ -481,10 +481,6 @@ class VAENet(NeuralNet):
         loss = reconstruction + self.beta * kl
         if not math.isfinite(loss):
             self._raise_diverged(f"{prefix} loss")
-        # The loss is computed before each step: a last step that overflows the
-        # weights would otherwise go unnoticed and leave a NaN model.
-        if training and not self._weights_finite():
-            self._raise_diverged("network's weights")
         # As skorch's PassthroughScoring records them, "*_best" included.
         lowest = self._lowest_loss_[prefix]
         self.history.record(prefix + "_loss", loss)
@@ -496,6 +492,12 @@ class VAENet(NeuralNet):
             self.history.record("kl_weight", self.kl_weight_)
 
     def on_train_end(self, net, X=None, y=None, **kwargs):
+        # The loss is computed before each step, so weights that a step overflows
+        # show in the next step's loss or in the epoch's validation loss, except
+        # after the very last step: checked here, once per fit, rather than every
+        # epoch (a tenth of an epoch's time on the conformance checks' tiny data).
+        if not self._weights_finite():
+            self._raise_diverged("network's weights")
         initial = getattr(self, "_initial_loss_", None)
         final = self.history[-1].get("train_loss") if self.history else None
         if initial is None or final is None:

@@ -121,11 +121,25 @@ def test_detector_auto_budget_is_capped_at_20_passes(n_rows, capped):
     assert (uncapped > 20) == capped
     if capped:
         assert detector.fit(X).n_iter_ == 20
+
+
+@pytest.mark.parametrize("n_rows, capped", [(150, True), (3500, False)])
+def test_transformer_auto_budget_is_capped_at_100_passes(n_rows, capped):
+    # 4,000 steps are 400 passes over 150 rows (batch 16) but 72 over 3,500.
     transformer = VAETransformer()
     transformer._resolve_schedule(n_rows, auto_batch_size(n_rows))
-    assert transformer.max_epochs_ == epochs_for_steps(
-        4000, n_rows, auto_batch_size(n_rows)
-    )
+    uncapped = epochs_for_steps(4000, n_rows, auto_batch_size(n_rows))
+    assert transformer.max_epochs_ == (100 if capped else uncapped)
+    assert (uncapped > 100) == capped
+
+
+def test_tiny_data_train_in_one_batch():
+    # Below 32 rows a second batch would be smaller than the 16-row floor.
+    X = np.random.RandomState(0).normal(size=(30, 3))
+    transformer = VAETransformer(max_epochs=2, random_state=0).fit(X)
+    assert transformer.batch_size_ == 30
+    assert transformer.history_[:, "train_batch_count"] == [1, 1]
+    assert auto_batch_size(32) == 16
 
 
 def test_trimmed_loss_leaves_the_worst_fitted_rows_out(data):
