@@ -29,7 +29,7 @@ from sklearn.preprocessing import MinMaxScaler
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from skvae import VAEOutlierDetector, VAETransformer  # noqa: E402
+from skvae import VAEImputer, VAEOutlierDetector, VAETransformer  # noqa: E402
 from skvae._loss import VAELoss, gaussian_nll, kl_divergence  # noqa: E402
 from skvae._module import VAEModule  # noqa: E402
 from skvae.datasets import make_anomaly_data  # noqa: E402
@@ -222,7 +222,7 @@ def small_data(say, repeats: int) -> list[tuple]:
     # IsolationForest fails one sample-weight check in some scikit-learn versions:
     # it is timed all the same (on_fail=None runs every check and records results).
     (t_iforest,) = best_of(1, lambda: checks(IsolationForest(), on_fail=None))
-    for estimator in (VAETransformer(), VAEOutlierDetector()):
+    for estimator in (VAETransformer(), VAEOutlierDetector(), VAEImputer()):
         (t_checks,) = best_of(1, lambda e=estimator: checks(e))
         ratio = t_checks / t_iforest
         name = type(estimator).__name__

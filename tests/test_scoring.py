@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from skvae import VAEOutlierDetector, VAETransformer
+from skvae import VAEImputer, VAEOutlierDetector, VAETransformer
 from skvae._base import auto_batch_size, epochs_for_steps
 from skvae._loss import nll_offset
 
@@ -124,12 +124,18 @@ def test_detector_auto_budget_is_capped_at_20_passes(n_rows, capped):
 
 
 @pytest.mark.parametrize("n_rows, capped", [(150, True), (3500, False)])
-def test_transformer_auto_budget_is_capped_at_100_passes(n_rows, capped):
-    # 4,000 steps are 400 passes over 150 rows (batch 16) but 72 over 3,500.
-    transformer = VAETransformer()
-    transformer._resolve_schedule(n_rows, auto_batch_size(n_rows))
-    uncapped = epochs_for_steps(4000, n_rows, auto_batch_size(n_rows))
-    assert transformer.max_epochs_ == (100 if capped else uncapped)
+@pytest.mark.parametrize(
+    "Estimator, max_steps", [(VAETransformer, 4000), (VAEImputer, 2000)]
+)
+def test_reconstruction_auto_budget_is_capped_at_100_passes(
+    Estimator, max_steps, n_rows, capped
+):
+    # 4,000 steps are 400 passes over 150 rows (batch 16) but 72 over 3,500;
+    # 2,000 steps are 200 and 36.
+    estimator = Estimator()
+    estimator._resolve_schedule(n_rows, auto_batch_size(n_rows))
+    uncapped = epochs_for_steps(max_steps, n_rows, auto_batch_size(n_rows))
+    assert estimator.max_epochs_ == (100 if capped else uncapped)
     assert (uncapped > 100) == capped
 
 
