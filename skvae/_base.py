@@ -95,9 +95,8 @@ def auto_batch_size(n_samples: int) -> int:
 
     Small data get small batches (enough optimisation steps per epoch), large data get
     large ones (fewer, cheaper steps per epoch). Below 32 rows a second batch would
-    hold fewer than the 16-row floor, so the rows make one batch: on a tiny network
-    a step costs the same for 11 rows as for 27, so two steps per pass cost twice
-    the time for no more information.
+    hold fewer than the 16-row floor, so the rows make one batch (on a tiny network
+    a step costs about the same for 11 rows as for 27).
 
     Examples
     --------

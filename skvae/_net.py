@@ -512,9 +512,8 @@ class VAENet(NeuralNet):
             )
 
     def _weights_finite(self) -> bool:
-        # Two fused calls instead of two ops per parameter tensor (checked every
-        # epoch, which on small data is every step or two): 0 * w is 0 for finite
-        # weights and NaN for NaN or infinite ones, and a norm keeps the NaN.
+        # Two fused calls instead of two ops per parameter tensor: 0 * w is 0 for
+        # finite weights and NaN for NaN or infinite ones, and a norm keeps the NaN.
         params = [p.detach() for p in self.module_.parameters()]
         zeros = torch._foreach_norm(torch._foreach_mul(params, 0.0))
         return bool(torch.stack(zeros).eq(0).all())
