@@ -612,9 +612,12 @@ class VAEModule(nn.Module):
             else mean
         )
         reconstruction = self.decode(z)
+        # Only learned noise variances are estimated from the batch's residual;
+        # the fixed and full models would compute it (3 of the step's ~200 ops)
+        # to throw it away.
         residual = (
             x[:, : self.n_numeric] - reconstruction[:, : self.n_numeric]
-            if self.training
+            if self.training and self.noise_model in ("feature", "shared")
             else None
         )
         return VAEOutput(
