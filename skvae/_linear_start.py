@@ -169,7 +169,7 @@ def start_at_ppca(module: VAEModule, X: np.ndarray, beta: float, seed: int) -> b
         # Values whose squares overflow: no start; training then fails with the
         # clear "scale the input" error.
         return False
-    fixed = module.noise_model in ("fixed", "full")
+    fixed = not module.learns_noise_variance
     mean, decoder, encoder, log_var = ppca_solution(
         numeric,
         module.linear_mean.out_features,

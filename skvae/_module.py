@@ -294,6 +294,12 @@ class VAEModule(nn.Module):
                 self.register_buffer(name, torch.empty(shape))
             self.reset_noise_covariance()
 
+    @property
+    def learns_noise_variance(self) -> bool:
+        """Whether training estimates the noise variance from each batch's
+        residual ("feature", "shared"); "fixed" and "full" train with 1/2."""
+        return self.noise_model in ("feature", "shared")
+
     def noise_log_variance(self, residual: torch.Tensor | None = None) -> torch.Tensor:
         """Log variance of the decoder's Gaussian noise, one value per feature.
 
@@ -307,7 +313,7 @@ class VAEModule(nn.Module):
         inflate it. The estimate also updates the running value that evaluation
         uses.
         """
-        if self.noise_model in ("fixed", "full"):
+        if not self.learns_noise_variance:
             return torch.full_like(self.feature_var, _FIXED_NOISE_LOG_VAR)
         if residual is not None:
             residual = residual.detach()
@@ -612,12 +618,11 @@ class VAEModule(nn.Module):
             else mean
         )
         reconstruction = self.decode(z)
-        # Only learned noise variances are estimated from the batch's residual;
-        # the fixed and full models would compute it (3 of the step's ~200 ops)
-        # to throw it away.
+        # The fixed and full models would compute the residual (3 of the step's
+        # ~200 ops) only to throw it away.
         residual = (
             x[:, : self.n_numeric] - reconstruction[:, : self.n_numeric]
-            if self.training and self.noise_model in ("feature", "shared")
+            if self.training and self.learns_noise_variance
             else None
         )
         return VAEOutput(
