@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from skvae import VAEImputer, VAEOutlierDetector, VAETransformer  # noqa: E402
-from skvae._loss import VAELoss, gaussian_nll, kl_divergence  # noqa: E402
+from skvae._loss import VAELoss, kl_divergence  # noqa: E402
 from skvae._module import VAEModule  # noqa: E402
 from skvae.datasets import make_anomaly_data  # noqa: E402
 
@@ -103,12 +103,12 @@ def floor_score(module: VAEModule, X: torch.Tensor, batch: int = 8192) -> torch.
     out = torch.empty(len(X), dtype=X.dtype)
     module.eval()
     with torch.inference_mode():
+        noise = module.noise.score_noise()
         for start in range(0, len(X), batch):
             xb = X[start : start + batch]
             mean, log_var = module.encode(xb)
-            out[start : start + len(xb)] = gaussian_nll(
-                module.decode(mean), xb, module.observation_noise()
-            ) + kl_divergence(mean, log_var)
+            nll = noise.excess_nll(module.decode(mean), xb) + noise.offset(xb.shape[1])
+            out[start : start + len(xb)] = nll + kl_divergence(mean, log_var)
     return out
 
 

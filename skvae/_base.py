@@ -20,22 +20,13 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback, EarlyStopping, LRScheduler, ProgressBar
 from skorch.history import History
 
-from ._calibration import (
-    calibrate_full_noise,
-    complete_rows,
-    full_noise_possible,
-    min_rows_for_covariance,
-)
+from ._calibration import full_noise_possible
 from ._checks import narrowing_overflow_error
 from ._linear_start import start_at_ppca
-from ._loss import (
-    SeededDraws,
-    negative_elbo,
-    negative_log_reconstruction_probability,
-    reconstruction_nll,
-)
-from ._module import ACTIVATIONS, NOISE_MODELS, VAEModule
+from ._module import ACTIVATIONS, VAEModule
 from ._net import VAENet, ValidationSplit, is_streaming
+from ._noise import NOISE_MODELS
+from ._scores import SCORES, SeededDraws, reconstruction_nll
 from ._state import best_epoch, check_net_state, json_safe, plain_value
 from ._tabular import (
     check_layout,
@@ -116,7 +107,7 @@ def auto_hidden_layer_sizes(n_features: int, n_components: int) -> tuple[int, in
     return first, second
 
 
-def resolve_noise_model(noise_model: str, X: np.ndarray, n_numeric: int) -> str:
+def resolve_noise_model(noise_model: str, X_numeric: np.ndarray) -> str:
     """``noise_model="auto"``: the full covariance when the data allow it, else shared.
 
     "full" (the decoder's residuals scored by their robust covariance, see
@@ -125,35 +116,22 @@ def resolve_noise_model(noise_model: str, X: np.ndarray, n_numeric: int) -> str:
     variance rather than the arbitrary fixed 1/2 (probabilistic PCA's noise model),
     one for all features because with hundreds of them (image and text embeddings)
     and a latent space of at most 10 dimensions, per-feature variances would
-    concentrate the score on the few features the decoder explains well.
+    concentrate the score on the few features the decoder explains well. The
+    model is then checked against the numeric columns ``X_numeric``.
 
     Examples
     --------
     >>> import numpy as np
     >>> from skvae._base import resolve_noise_model
-    >>> resolve_noise_model("auto", np.zeros((500, 20)), 20)
+    >>> resolve_noise_model("auto", np.zeros((500, 20)))
     'full'
-    >>> resolve_noise_model("auto", np.zeros((500, 512)), 512)
+    >>> resolve_noise_model("auto", np.zeros((500, 512)))
     'shared'
     """
-    if noise_model == "full":
-        if n_numeric == 0:
-            raise ValueError(
-                "noise_model='full' models the noise of numeric columns, and X has "
-                "none; use noise_model='auto' or 'fixed'."
-            )
-        n_complete = len(complete_rows(X, n_numeric))
-        n_needed = min_rows_for_covariance(n_numeric)
-        if n_complete < n_needed:
-            raise ValueError(
-                f"noise_model='full' estimates a {n_numeric} x {n_numeric} noise "
-                f"covariance and needs more than {n_needed - 1} rows without a "
-                f"missing numeric value; got {n_complete}. Use noise_model='auto' "
-                "(which falls back to 'shared') or provide more rows."
-            )
-    if noise_model != "auto":
-        return noise_model
-    return "full" if full_noise_possible(X, n_numeric) else "shared"
+    if noise_model == "auto":
+        noise_model = "full" if full_noise_possible(X_numeric) else "shared"
+    NOISE_MODELS[noise_model].check_data(X_numeric)
+    return noise_model
 
 
 def epochs_for_steps(n_steps: int, n_rows: int, batch_size: int) -> int:
@@ -416,7 +394,7 @@ class BaseVAE(BaseEstimator):
             hidden = _check_hidden_layer_sizes(self, self.hidden_layer_sizes)
         output_activation = self.output_activation
         if output_activation == "auto":
-            numeric = X[:, : self.module_layout_["n_features"]]
+            numeric = self.module_layout_.numeric(X)
             in_unit_interval = (
                 self.table_encoder_ is None
                 and np.nanmin(numeric) >= 0.0
@@ -446,7 +424,7 @@ class BaseVAE(BaseEstimator):
         self.hidden_layer_sizes_ = hidden
         self.output_activation_ = output_activation
         self.noise_model_ = resolve_noise_model(
-            self.noise_model, X, self.module_layout_["n_features"]
+            self.noise_model, self.module_layout_.numeric(X)
         )
         self.batch_size_ = batch_size
         self.seed_ = seed
@@ -462,9 +440,7 @@ class BaseVAE(BaseEstimator):
             module = self._build_module(init_generator, dtype).to(device)
             with np.errstate(over="ignore"):  # huge inputs: diverge clearly later
                 module.set_feature_variance(
-                    torch.from_numpy(
-                        numeric_variance(X, self.module_layout_["n_features"])
-                    )
+                    torch.from_numpy(numeric_variance(X, self.module_layout_))
                 )
             if self.linear_path:
                 start_at_ppca(module, X, self.beta, seed)
@@ -484,9 +460,19 @@ class BaseVAE(BaseEstimator):
         self._calibrate_noise(X)
 
     def _calibrate_noise(self, X: np.ndarray) -> None:
-        """Fit the full noise covariance to the residuals on ``X`` (``"full"``)."""
-        if self.noise_model_ == "full":
-            calibrate_full_noise(self, X, self.seed_)
+        """Fit what the noise model fits after training (the full covariance) to
+        the decoder's residuals on ``X``."""
+        layout = self.module_layout_
+
+        def residuals(rows):
+            def numeric_residual(module, x):
+                return layout.numeric_residual(x, module.decode(module.encode(x)[0]))
+
+            return self._map(X[rows], numeric_residual, layout.n_numeric, np.float64)
+
+        self.net_.module_.noise.calibrate(
+            residuals, layout.numeric(X), self.seed_, type(self).__name__
+        )
 
     @property
     def best_epoch_(self) -> int | None:
@@ -501,9 +487,9 @@ class BaseVAE(BaseEstimator):
         """The arguments of the fitted network's ``VAEModule``."""
         layout = self.module_layout_
         return dict(
-            n_features=layout["n_features"],
-            cardinalities=tuple(layout["cardinalities"]),
-            missing_input=layout["missing_input"],
+            n_features=layout.n_numeric,
+            cardinalities=layout.cardinalities,
+            missing_input=layout.missing_input,
             n_components=self.n_components_,
             hidden_layer_sizes=tuple(self.hidden_layer_sizes_),
             activation=self.activation,
@@ -638,10 +624,7 @@ class BaseVAE(BaseEstimator):
             except TypeError:  # categories JSON cannot hold: pickle keeps them
                 pass
         if "module_layout_" in state:
-            layout = state["module_layout_"]
-            state["module_layout_"] = dict(
-                layout, cardinalities=[int(c) for c in layout["cardinalities"]]
-            )
+            state["module_layout_"] = state["module_layout_"].state()
         return state
 
     def __setstate__(self, state):
@@ -760,18 +743,16 @@ class BaseVAE(BaseEstimator):
             error = self.table_encoder_.to_original_order(error)
         return error
 
-    def _negative_elbo(self, X, out_dtype) -> np.ndarray:
-        return self._map(X, negative_elbo, None, out_dtype)
+    def _draws(self, n_draws: int) -> SeededDraws:
+        """The ``n_draws`` latent noise vectors of the Monte-Carlo scores and
+        imputations, from a generator seeded with ``seed_``.
 
-    def _reconstruction_nll(self, X, out_dtype, n_draws: int) -> np.ndarray:
-        """Monte-Carlo negative log reconstruction probability (An & Cho, 2015).
-
-        The ``n_draws`` noise vectors come from a generator seeded with ``seed_``
-        and are the same for every row, so a sample's score does not depend on the
-        batch it is scored in, and repeated calls agree without touching the
-        caller's random state. Memory does not grow with ``n_draws``.
+        They are the same for every row, so a sample's result does not depend on
+        the batch it is computed in, and repeated calls agree without touching the
+        caller's random state. They are generated in blocks as they are used, so
+        memory does not grow with ``n_draws``.
         """
-        draws = SeededDraws(
+        return SeededDraws(
             self.seed_,
             n_draws,
             self.n_components_,
@@ -779,10 +760,12 @@ class BaseVAE(BaseEstimator):
             device=self.net_.device,
         )
 
-        def per_sample(module, x):
-            return negative_log_reconstruction_probability(module, x, draws)
-
-        return self._map(X, per_sample, None, out_dtype)
+    def _negative_score(
+        self, X, out_dtype, method: str = "elbo", n_draws: int = 0
+    ) -> np.ndarray:
+        """The per-sample score ``method`` of :data:`skvae._scores.SCORES`."""
+        score, draws = SCORES[method], self._draws(n_draws)
+        return self._map(X, lambda m, x: score(m, x, draws), None, out_dtype)
 
     def score(self, X, y=None) -> float:
         """Mean evidence lower bound of ``X`` (higher is better).
@@ -814,7 +797,7 @@ class BaseVAE(BaseEstimator):
         True
         """
         X, _ = self._inference_input(X)
-        values = self._negative_elbo(X, np.float64)
+        values = self._negative_score(X, np.float64)
         with np.errstate(over="ignore"):
             mean = np.mean(values)
         if not np.isfinite(mean):

@@ -1,5 +1,7 @@
 """Fitting the full-covariance decoder noise (``noise_model="full"``) after training.
 
+:class:`~skvae._noise.FullCovarianceNoise` calls :func:`fit_noise_covariance`.
+
 The network is trained with the fixed noise variance 1/2; the covariance of its
 residuals on the training rows is then estimated robustly (see :mod:`skvae._mcd`)
 and stored in the module, where the scores use it. Only complete rows (no missing
@@ -31,25 +33,27 @@ def min_rows_for_covariance(n_numeric: int) -> int:
     return n_numeric + 2
 
 
-def complete_rows(X: np.ndarray, n_numeric: int) -> np.ndarray:
-    """Indices of the rows of ``X`` with no missing numeric cell."""
-    return np.flatnonzero(~np.isnan(X[:, :n_numeric]).any(axis=1))
+def complete_rows(X_numeric: np.ndarray) -> np.ndarray:
+    """Indices of the rows of the numeric columns ``X_numeric`` with no missing cell."""
+    return np.flatnonzero(~np.isnan(X_numeric).any(axis=1))
 
 
-def full_noise_possible(X: np.ndarray, n_numeric: int) -> bool:
-    """Whether ``noise_model="auto"`` takes the full covariance for ``X``.
+def full_noise_possible(X_numeric: np.ndarray) -> bool:
+    """Whether ``noise_model="auto"`` takes the full covariance for the numeric
+    columns ``X_numeric``.
 
     Examples
     --------
     >>> import numpy as np
     >>> from skvae._calibration import full_noise_possible
-    >>> full_noise_possible(np.zeros((100, 10)), 10), full_noise_possible(
-    ...     np.zeros((40, 10)), 10)
+    >>> full_noise_possible(np.zeros((100, 10))), full_noise_possible(
+    ...     np.zeros((40, 10)))
     (True, False)
     """
+    n_numeric = X_numeric.shape[1]
     return (
         1 <= n_numeric <= MAX_FEATURES_FOR_FULL_NOISE
-        and len(complete_rows(X, n_numeric)) >= MIN_ROWS_PER_FEATURE * n_numeric
+        and len(complete_rows(X_numeric)) >= MIN_ROWS_PER_FEATURE * n_numeric
     )
 
 
@@ -82,49 +86,45 @@ def quantization_variance(X: np.ndarray) -> np.ndarray:
     return variance
 
 
-def calibrate_full_noise(estimator, X: np.ndarray, seed: int) -> bool:
-    """Set ``estimator.net_.module_``'s noise covariance from its residuals on ``X``.
+def fit_noise_covariance(
+    noise, residuals, X_numeric: np.ndarray, seed: int, owner: str
+) -> bool:
+    """Set ``noise`` (a :class:`~skvae._noise.FullCovarianceNoise`) to the robust
+    covariance of the decoder's residuals on the training rows ``X_numeric``.
 
     The robust covariance of the residuals (:func:`minimum_covariance_determinant`)
-    plus, on its diagonal, each column's :func:`quantization_variance`. Returns
-    False, leaving the noise as it was, when ``X`` has too few complete rows for the
-    estimate (no more than features), as can happen for one ``partial_fit`` chunk.
+    plus, on its diagonal, each column's :func:`quantization_variance`.
+    ``residuals(rows)`` returns the residuals of the rows ``rows`` as a float64
+    array. Returns False, leaving the noise as it was, when there are too few
+    complete rows for the estimate (no more than features), as can happen for one
+    ``partial_fit`` chunk; ``owner`` names the estimator in the error raised when
+    the covariance cannot be held in the module's dtype.
     """
-    module = estimator.net_.module_
-    n_numeric = module.n_numeric
-    rows = complete_rows(X, n_numeric)
+    n_numeric = X_numeric.shape[1]
+    rows = complete_rows(X_numeric)
     if len(rows) < min_rows_for_covariance(n_numeric):
         return False
     if len(rows) > MAX_CALIBRATION_ROWS:
         rng = np.random.RandomState(seed % 2**32)
         rows = np.sort(rng.choice(rows, MAX_CALIBRATION_ROWS, replace=False))
-
-    def numeric_residual(module, x):
-        reconstruction = module.decode(module.encode(x)[0])
-        return x[:, :n_numeric] - reconstruction[:, :n_numeric]
-
-    residual = estimator._map(X[rows], numeric_residual, n_numeric, np.float64)
+    residual = residuals(rows)
     with np.errstate(over="ignore", under="ignore"):
         location, covariance = minimum_covariance_determinant(
-            residual, support_fraction=1.0 - module.trim_fraction
+            residual, support_fraction=1.0 - noise.trim_fraction
         )
-        covariance = covariance + np.diag(quantization_variance(X[rows, :n_numeric]))
+        covariance = covariance + np.diag(quantization_variance(X_numeric[rows]))
     try:
-        module.set_noise_covariance(
-            torch.from_numpy(location), torch.from_numpy(covariance)
-        )
-        usable = all(
-            bool(torch.isfinite(tensor).all()) for tensor in module.observation_noise()
-        )
+        noise.set_covariance(torch.from_numpy(location), torch.from_numpy(covariance))
+        usable = noise.score_noise().is_finite()
     except ValueError:
         usable = False
     if not usable:
         # Residuals near the limits of floating point (data scaled by 1e30, say)
         # give a covariance the module's dtype cannot hold or invert.
         raise ValueError(
-            f"{type(estimator).__name__} produced NaN or infinite values when fitting "
+            f"{owner} produced NaN or infinite values when fitting "
             "the noise covariance: the data's scale is too far from 1 for "
-            f"{module.noise_covariance.dtype}. Scale X (StandardScaler, MinMaxScaler) "
+            f"{noise.covariance.dtype}. Scale X (StandardScaler, MinMaxScaler) "
             "or use noise_model='fixed'."
         )
     return True

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import torch
 
-from ._loss import RunningLogSumExp, cell_nll
+from ._loss import cell_nll
+from ._scores import RunningLogSumExp
 
 
 def importance_weighted_fill(module, x: torch.Tensor, draws) -> torch.Tensor:
@@ -23,7 +24,7 @@ def importance_weighted_fill(module, x: torch.Tensor, draws) -> torch.Tensor:
     mean; observed cells unchanged.
 
     ``draws`` holds the standard-normal vectors (a tensor or a
-    :class:`~skvae._loss.SeededDraws`), the same for every row, so a row's result
+    :class:`~skvae._scores.SeededDraws`), the same for every row, so a row's result
     does not depend on its batch. The weights are accumulated draw by draw with a
     running maximum, so memory is one batch of reconstructions whatever the number
     of draws.
@@ -45,12 +46,12 @@ def importance_weighted_fill(module, x: torch.Tensor, draws) -> torch.Tensor:
     start = module.fill_missing(x, 0, observed)
     mean, log_var = module.encode(start, observed)
     std = torch.exp(0.5 * log_var)
-    noise = module.observation_noise()
+    noise = module.noise.score_noise()
     total = RunningLogSumExp()
     for eps in draws:
         z = mean + std * eps
         reconstruction = module.decode(z)
-        nll, _ = cell_nll(reconstruction, x, noise, module.cardinalities)
+        nll, _ = cell_nll(reconstruction, x, noise, module.layout)
         # log p(x_o | z) + log p(z) - log q(z | x_o), the shared constants dropped.
         log_weight = (
             -nll.sum(dim=1)
@@ -58,15 +59,5 @@ def importance_weighted_fill(module, x: torch.Tensor, draws) -> torch.Tensor:
             + 0.5 * eps.square().sum()
             + 0.5 * log_var.sum(dim=1)
         )
-        total.add(log_weight, module.conditional_means(reconstruction))
-    estimate = total.weighted_mean()
-    filled = x.clone()
-    n_numeric = module.n_numeric
-    filled[:, :n_numeric] = torch.where(
-        observed[:, :n_numeric], x[:, :n_numeric], estimate[:, :n_numeric]
-    )
-    if module.cardinalities:
-        filled[:, n_numeric:] = torch.where(
-            module.missing_one_hot(observed), estimate[:, n_numeric:], x[:, n_numeric:]
-        )
-    return filled
+        total.add(log_weight, module.layout.expected_value(reconstruction))
+    return module.layout.replace_missing(x, total.weighted_mean(), observed)

@@ -12,7 +12,6 @@ from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
 from ._base import _FLOAT_DTYPES, BaseVAE, fill_parameter_docs
 from ._importance import importance_weighted_fill
-from ._loss import SeededDraws
 from ._tabular import _is_dataframe, validate_table
 
 
@@ -304,13 +303,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
         encoded = self._validate_table(X, reset=False)
         encoder = self.table_encoder_
         if self.n_draws > 0:
-            draws = SeededDraws(
-                self.seed_,
-                self.n_draws,
-                self.n_components_,
-                self._module_dtype(),
-                device=self.net_.device,
-            )
+            draws = self._draws(self.n_draws)
 
             def fill(module, x):
                 return importance_weighted_fill(module, x, draws)

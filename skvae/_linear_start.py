@@ -17,19 +17,12 @@ networks' output layers at zero, training only has to learn what is nonlinear.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 from sklearn.decomposition import PCA
 
-from ._module import (
-    _FIXED_NOISE_LOG_VAR,
-    _LOG_VAR_MAX,
-    _LOG_VAR_MIN,
-    MIN_NOISE_VARIANCE_RATIO,
-    VAEModule,
-)
+from ._module import _LOG_VAR_MAX, _LOG_VAR_MIN, VAEModule
+from ._noise import MIN_NOISE_VARIANCE_RATIO
 
 # Rows the principal directions are computed from (a fixed random subsample above
 # that): the directions' error shrinks like 1 / sqrt(rows), and the SVD's cost
@@ -146,18 +139,16 @@ def start_at_ppca(module: VAEModule, X: np.ndarray, beta: float, seed: int) -> b
     >>> bool(torch.allclose(module.eval()(Xt).reconstruction, Xt))  # full rank
     True
     """
-    n_numeric = module.n_numeric
+    layout = module.layout
     output_activation = module.decoder[-1]
+    noise_variance = module.noise.ppca_variance
     if (
-        n_numeric == 0
+        layout.n_numeric == 0
         or not isinstance(output_activation, torch.nn.Identity)
-        # Per-feature noise is factor analysis, whose optimum PPCA is not: started
-        # there, the variances settle on whichever feature the PPCA direction fits
-        # best (measured: a Heywood case on a one-factor, three-feature test).
-        or module.noise_model == "feature"
+        or noise_variance is False  # PPCA is not this noise model's linear optimum
     ):
         return False
-    numeric = np.asarray(X[:, :n_numeric], dtype=np.float64)
+    numeric = np.asarray(layout.numeric(X), dtype=np.float64)
     if len(numeric) > MAX_PCA_ROWS:
         rows = np.random.RandomState(seed).choice(len(numeric), MAX_PCA_ROWS, False)
         numeric = numeric[np.sort(rows)]
@@ -169,13 +160,8 @@ def start_at_ppca(module: VAEModule, X: np.ndarray, beta: float, seed: int) -> b
         # Values whose squares overflow: no start; training then fails with the
         # clear "scale the input" error.
         return False
-    fixed = not module.learns_noise_variance
     mean, decoder, encoder, log_var = ppca_solution(
-        numeric,
-        module.linear_mean.out_features,
-        math.exp(_FIXED_NOISE_LOG_VAR) if fixed else None,
-        beta,
-        seed,
+        numeric, module.linear_mean.out_features, noise_variance, beta, seed
     )
     output_layer = module.decoder[-2]
 
@@ -188,11 +174,11 @@ def start_at_ppca(module: VAEModule, X: np.ndarray, beta: float, seed: int) -> b
         for head in (module.mean, module.log_var):
             head.weight.zero_()
         module.linear_mean.weight.zero_()
-        module.linear_mean.weight[:, :n_numeric] = tensor(encoder)
+        module.linear_mean.weight[:, layout.numeric_columns] = tensor(encoder)
         module.mean.bias.copy_(tensor(-encoder @ mean))
         module.log_var.bias.copy_(tensor(log_var))
         module.linear_decoder.weight.zero_()
-        module.linear_decoder.weight[:n_numeric] = tensor(decoder)
-        output_layer.weight[:n_numeric] = 0.0
-        output_layer.bias[:n_numeric] = tensor(mean)
+        module.linear_decoder.weight[layout.numeric_columns] = tensor(decoder)
+        output_layer.weight[layout.numeric_columns] = 0.0
+        output_layer.bias[layout.numeric_columns] = tensor(mean)
     return True

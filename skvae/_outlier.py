@@ -11,8 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseVAE, fill_parameter_docs
 from ._checks import narrowing_overflow_error
-
-SCORE_METHODS = ("reconstruction", "elbo", "reconstruction_probability")
+from ._scores import SCORES
 
 
 class VAEOutlierDetector(OutlierMixin, BaseVAE):
@@ -122,7 +121,7 @@ default={score_method}
     _parameter_constraints: dict = {
         **BaseVAE._parameter_constraints,
         "contamination": [Interval(Real, 0.0, 0.5, closed="right")],
-        "score_method": [StrOptions(set(SCORE_METHODS))],
+        "score_method": [StrOptions(set(SCORES))],
         "n_draws": [Interval(Integral, 1, None, closed="left")],
         "n_components": [
             Interval(Integral, 1, None, closed="left"),
@@ -309,11 +308,7 @@ default={score_method}
         return self._scores(*self._inference_input(X))
 
     def _scores(self, X, out_dtype) -> np.ndarray:
-        if self.score_method == "elbo":
-            return -self._negative_elbo(X, out_dtype)
-        if self.score_method == "reconstruction_probability":
-            return -self._reconstruction_nll(X, out_dtype, self.n_draws)
-        return -self._reconstruction(X, out_dtype)
+        return -self._negative_score(X, out_dtype, self.score_method, self.n_draws)
 
     def decision_function(self, X):
         """``score_samples(X) - offset_``: negative for predicted outliers.

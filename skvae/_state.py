@@ -16,6 +16,9 @@ import numpy as np
 import torch
 from skorch.callbacks import EarlyStopping
 
+from ._module import VAEModule
+from ._noise import upgrade_state_names
+
 # Sane upper bounds for what a loaded file may declare.
 MAX_HIDDEN_LAYERS = 64
 MAX_STATE_ELEMENTS = 2**31
@@ -93,45 +96,21 @@ def json_safe(value):
 
 def state_size(module_params: dict) -> int:
     """Number of values in the ``state_dict`` of ``VAEModule(**module_params)``,
-    counted arithmetically, without building anything.
+    counted on the module built on the "meta" device (which allocates nothing).
 
     Examples
     --------
     >>> from skvae._module import VAEModule
     >>> from skvae._state import state_size
     >>> params = dict(n_features=5, n_components=2, hidden_layer_sizes=(8, 4),
-    ...               batch_norm=True)
-    >>> state_size(params) == sum(
-    ...     t.numel() for t in VAEModule(**params).state_dict().values())
-    True
-    >>> params.update(cardinalities=(3, 2), missing_input=True, noise_model="full",
-    ...               linear_path=True)
+    ...               batch_norm=True, noise_model="full")
     >>> state_size(params) == sum(
     ...     t.numel() for t in VAEModule(**params).state_dict().values())
     True
     """
-    n, k = module_params["n_features"], module_params["n_components"]
-    cardinalities = list(module_params.get("cardinalities", ()))
-    encoded = n + sum(cardinalities)  # numeric columns, then one-hot blocks
-    n_input = encoded
-    if module_params.get("missing_input", False):
-        n_input += n + len(cardinalities)  # the observed mask, one per column
-    hidden = list(module_params["hidden_layer_sizes"])
-    widths = [n_input, *hidden]
-    total = 2 * n  # feature_var, running_noise_var (numeric columns)
-    if module_params.get("noise_model") == "full":
-        total += n + 2 * n * n + 1  # location, covariance, whitening, log det
-    for a, b in zip(widths[:-1], widths[1:], strict=True):
-        total += a * b + b
-        if module_params.get("batch_norm", False):
-            total += 4 * b + 1  # weight, bias, running mean and var, count
-    total += 2 * (widths[-1] * k + k)  # mean, log_var
-    decoder = [k, *widths[:0:-1]]
-    for a, b in zip(decoder[:-1], decoder[1:], strict=True):
-        total += a * b + b
-    if module_params.get("linear_path", False):
-        total += n_input * k + k * encoded  # linear_mean, linear_decoder
-    return total + widths[1] * encoded + encoded
+    with torch.device("meta"):
+        module = VAEModule(**module_params)
+    return sum(tensor.numel() for tensor in module.state_dict().values())
 
 
 def check_module_params(module_params: dict) -> None:
@@ -170,17 +149,18 @@ def check_net_state(estimator, state) -> tuple[dict, torch.dtype]:
     if not isinstance(arrays, dict):
         raise bad_state("the module's tensors are not a mapping")
     arrays = {str(k): _array(v, f"tensor {k!r}") for k, v in arrays.items()}
+    try:
+        meta = estimator._build_module(None, dtype, meta=True)
+    except (RuntimeError, ValueError, TypeError, OverflowError) as exc:
+        raise bad_state(f"its network cannot be built ({exc})") from None
+    expected = meta.state_dict()
+    arrays = upgrade_state_names(arrays, expected)
     stored = sum(int(a.size) for a in arrays.values())
     if stored != state_size(module_params):
         raise bad_state(
             f"the declared network holds {state_size(module_params)} values, the "
             f"file {stored}"
         )
-    try:
-        meta = estimator._build_module(None, dtype, meta=True)
-    except (RuntimeError, ValueError, TypeError, OverflowError) as exc:
-        raise bad_state(f"its network cannot be built ({exc})") from None
-    expected = meta.state_dict()
     if set(arrays) != set(expected):
         raise bad_state("its tensors do not match the network's layers")
     tensors = {}

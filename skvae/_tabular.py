@@ -14,10 +14,7 @@ import numpy as np
 from sklearn.utils.validation import validate_data
 
 from ._checks import validate_numeric_data
-
-# A softmax head over more categories than this is rarely what a user wants (an ID
-# or free-text column) and its one-hot input grows with rows x categories.
-MAX_CATEGORIES = 1000
+from ._columns import MAX_CATEGORIES, ColumnLayout
 
 _FLOAT_DTYPES = (np.float64, np.float32)
 
@@ -170,6 +167,11 @@ class TableEncoder:
     def cardinalities(self) -> tuple[int, ...]:
         return tuple(len(c) for c in self.categories_)
 
+    @property
+    def layout(self) -> ColumnLayout:
+        """Where the encoded matrix holds each column."""
+        return ColumnLayout(self.n_numeric, self.cardinalities)
+
     def _name(self, j: int) -> str:
         names = getattr(self, "column_names_", None)
         return f"{names[j]!r}" if names is not None else f"{j}"
@@ -276,14 +278,7 @@ class TableEncoder:
 
     def observed(self, encoded: np.ndarray) -> np.ndarray:
         """Which cells are observed, numeric columns then categorical ones."""
-        masks = [~np.isnan(encoded[:, : self.n_numeric])]
-        start = self.n_numeric
-        for size in self.cardinalities:
-            masks.append(
-                encoded[:, start : start + size].sum(axis=1, keepdims=True) > 0
-            )
-            start += size
-        return np.hstack(masks)
+        return self.layout.observed(encoded)
 
     def to_original_order(self, per_column: np.ndarray) -> np.ndarray:
         """Reorder columns from (numeric, categorical) to the table's own order."""
@@ -300,15 +295,18 @@ class TableEncoder:
         Returns an object array (a float array when every column is numeric), or a
         DataFrame with the original column names and dtypes when ``as_frame``.
         """
-        numeric = decoded[:, : self.n_numeric] * self.scale_ + self.mean_
+        layout = self.layout
+        numeric = layout.numeric(decoded) * self.scale_ + self.mean_
         columns: dict[int, np.ndarray] = dict(
             zip(self.numeric_index.tolist(), numeric.T, strict=True)
         )
-        start = self.n_numeric
-        for j, categories in zip(self.categorical_index, self.categories_, strict=True):
-            block = decoded[:, start : start + len(categories)]
+        for j, categories, block in zip(
+            self.categorical_index,
+            self.categories_,
+            layout.blocks(decoded),
+            strict=True,
+        ):
             columns[int(j)] = categories[block.argmax(axis=1)]
-            start += len(categories)
         ordered = [columns[j] for j in range(len(self.is_categorical))]
         if as_frame:
             import pandas as pd
@@ -402,26 +400,23 @@ def validate_table(estimator, X, *, reset: bool, standardize: bool = False, **kw
     return encoded
 
 
-def module_layout(encoder: TableEncoder | None, X: np.ndarray) -> dict:
-    """The arguments of :class:`~skvae._module.VAEModule` that describe the
-    columns: the numeric width, the categorical cardinalities and whether the
-    encoder gets the observed mask (when any training cell is missing)."""
+def module_layout(encoder: TableEncoder | None, X: np.ndarray) -> ColumnLayout:
+    """The layout of the network's matrix ``X``: the numeric width, the categorical
+    cardinalities and whether the encoder gets the observed mask (when any
+    training cell is missing)."""
     if encoder is None:
-        return dict(
-            n_features=X.shape[1],
-            cardinalities=(),
-            missing_input=bool(np.isnan(X).any()),
-        )
-    return dict(
-        n_features=encoder.n_numeric,
-        cardinalities=encoder.cardinalities,
-        missing_input=bool((~encoder.observed(X)).any()),
+        return ColumnLayout(X.shape[1], (), bool(np.isnan(X).any()))
+    layout = encoder.layout
+    return ColumnLayout(
+        layout.n_numeric,
+        layout.cardinalities,
+        bool((~layout.observed(X)).any()),
     )
 
 
-def numeric_variance(X: np.ndarray, n_numeric: int) -> np.ndarray:
+def numeric_variance(X: np.ndarray, layout: ColumnLayout) -> np.ndarray:
     """Variance of each numeric column over its observed cells."""
-    numeric = X[:, :n_numeric]
+    numeric = layout.numeric(X)
     if not np.isnan(numeric).any():
         return np.var(numeric, axis=0)
     return np.nanvar(numeric, axis=0)
@@ -604,41 +599,9 @@ def encoder_from_state(state, n_features_in: int) -> TableEncoder | None:
     return encoder
 
 
-def check_layout(layout, encoder: TableEncoder | None, n_features_in: int) -> dict:
-    """``module_layout_`` checked against the encoder and ``n_features_in_``."""
-    if not isinstance(layout, dict) or set(layout) != {
-        "n_features",
-        "cardinalities",
-        "missing_input",
-    }:
-        raise _bad_state(
-            "module_layout_ must hold n_features, cardinalities and missing_input"
-        )
-    n, cardinalities = layout["n_features"], layout["cardinalities"]
-    if _is_bool(n) or not isinstance(n, Integral) or n < 0:
-        raise _bad_state("module_layout_ n_features must be an integer >= 0")
-    if not isinstance(cardinalities, (list, tuple)) or not all(
-        isinstance(c, Integral) and not _is_bool(c) and 1 <= c <= MAX_CATEGORIES
-        for c in cardinalities
-    ):
-        raise _bad_state(
-            f"module_layout_ cardinalities must be integers from 1 to {MAX_CATEGORIES}"
-        )
-    if not _is_bool(layout["missing_input"]):
-        raise _bad_state("module_layout_ missing_input must be a boolean")
-    expected = (
-        (n_features_in, ())
-        if encoder is None
-        else (encoder.n_numeric, encoder.cardinalities)
-    )
-    if (int(n), tuple(int(c) for c in cardinalities)) != expected:
-        raise _bad_state(
-            "module_layout_ does not match the columns of the table encoder"
-        )
-    if n + len(cardinalities) < 1:
-        raise _bad_state("module_layout_ describes no column")
-    return dict(
-        n_features=int(n),
-        cardinalities=tuple(int(c) for c in cardinalities),
-        missing_input=bool(layout["missing_input"]),
-    )
+def check_layout(state, encoder: TableEncoder | None, n_features_in: int):
+    """``module_layout_``'s saved state checked against the encoder and
+    ``n_features_in_``, as a :class:`~skvae._columns.ColumnLayout`."""
+    if encoder is None:
+        return ColumnLayout.from_state(state, n_features_in, ())
+    return ColumnLayout.from_state(state, encoder.n_numeric, encoder.cardinalities)

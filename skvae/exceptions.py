@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["TrainingDivergedError"]
+__all__ = ["InvalidModelFile", "TrainingDivergedError"]
 
 
 class TrainingDivergedError(ValueError, ArithmeticError):
@@ -22,3 +22,21 @@ class TrainingDivergedError(ValueError, ArithmeticError):
     ...     print(str(exc).split(",")[0])
     The train loss became NaN or infinite in epoch 1
     """
+
+
+class InvalidModelFile(ValueError):
+    """Raised when a saved model (``skvae.load``, pickle, skops) fails its checks.
+
+    Examples
+    --------
+    >>> from skvae.exceptions import InvalidModelFile, invalid_model
+    >>> raise invalid_model("seed_ is negative")
+    Traceback (most recent call last):
+    ...
+    skvae.exceptions.InvalidModelFile: Not a valid skvae model: seed_ is negative.
+    """
+
+
+def invalid_model(reason: str) -> InvalidModelFile:
+    """The error for a saved model state that fails a check."""
+    return InvalidModelFile(f"Not a valid skvae model: {reason}.")

@@ -97,9 +97,9 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "pip install 'skvae[onnx]'."
     ) from exc
 
-from ._loss import SeededDraws, nll_offset
-from ._module import _LOG_VAR_MAX, _LOG_VAR_MIN, FullNoise
+from ._module import _LOG_VAR_MAX, _LOG_VAR_MIN
 from ._outlier import VAEOutlierDetector
+from ._scores import SeededDraws
 from ._transformer import VAETransformer
 
 __all__ = ["inverse_transform_to_onnx", "register_converters"]
@@ -263,31 +263,23 @@ class _Network:
             node, axes=[-1], keepdims=keepdims, op_version=self.opv
         )
 
+    def op(self, name: str, *inputs):
+        """An ONNX node ``name`` (a key of ``_OPS``) of ``inputs``; what the noise
+        models' ``onnx_excess_nll`` build their graphs with."""
+        return _OPS[name](*inputs, op_version=self.opv)
+
     def excess_nll(self, reconstruction, x, keepdims: int = 1):
-        """``sum_j 0.5 (x_j - mu_j)^2 exp(-noise_log_var_j)``, or with a full noise
-        covariance ``0.5 ||(x - mu - location) W||^2`` (``_loss.excess_nll``)."""
-        opv = self.opv
+        """The noise's ``excess_nll`` of ``x`` around ``reconstruction``
+        (``DiagonalGaussian`` / ``FullGaussian.onnx_excess_nll``)."""
         with torch.no_grad():
-            noise = self.module.observation_noise()
-        residual = OnnxSub(reconstruction, x, op_version=opv)
-        if isinstance(noise, FullNoise):
-            # (mu - x + location) W: the sign of the residual does not matter.
-            shifted = OnnxAdd(residual, self.const(noise.location), op_version=opv)
-            white = OnnxMatMul(shifted, self.const(noise.whitening), op_version=opv)
-            squared = OnnxMul(white, white, op_version=opv)
-            return self.sum_last(
-                OnnxMul(squared, self.const(0.5), op_version=opv), keepdims
-            )
-        squared = OnnxMul(residual, residual, op_version=opv)
-        half = OnnxMul(squared, self.const(0.5), op_version=opv)
-        weighted = OnnxMul(half, self.const(torch.exp(-noise)), op_version=opv)
-        return self.sum_last(weighted, keepdims)
+            noise = self.module.noise.score_noise()
+        residual = OnnxSub(reconstruction, x, op_version=self.opv)
+        return noise.onnx_excess_nll(self, residual, keepdims)
 
     def nll_offset(self):
         with torch.no_grad():
-            return self.const(
-                nll_offset(self.module.observation_noise(), self.module.n_numeric)
-            )
+            noise = self.module.noise.score_noise()
+            return self.const(noise.offset(self.module.n_numeric))
 
     def kl_divergence(self, mean, log_var):
         """``_loss.kl_divergence``: KL(N(mean, exp(log_var)) || N(0, I)), (n, 1)."""
@@ -309,24 +301,29 @@ class _Network:
 
     def negative_score(self, x, estimator):
         """The per-sample value ``score_samples`` negates, shape (n, 1)."""
-        opv = self.opv
-        mean, log_var = self.encode(x)
         method = estimator.score_method
-        if method == "reconstruction":
-            return self.excess_nll(self.decode(mean), x)
-        if method == "elbo":
-            nll = OnnxAdd(
-                self.excess_nll(self.decode(mean), x), self.nll_offset(), op_version=opv
+        if method not in _SCORES:
+            raise NotImplementedError(
+                f"skvae.onnx cannot export score_method={method!r}."
             )
-            return OnnxAdd(nll, self.kl_divergence(mean, log_var), op_version=opv)
-        if method == "reconstruction_probability":
-            return self.negative_log_reconstruction_probability(
-                x, mean, log_var, estimator
-            )
-        raise NotImplementedError(f"skvae.onnx cannot export score_method={method!r}.")
+        mean, log_var = self.encode(x)
+        return _SCORES[method](self, x, mean, log_var, estimator)
+
+    def reconstruction(self, x, mean, log_var, estimator):
+        """``_scores.reconstruction_nll``."""
+        return self.excess_nll(self.decode(mean), x)
+
+    def negative_elbo(self, x, mean, log_var, estimator):
+        """``_scores.negative_elbo``."""
+        nll = OnnxAdd(
+            self.excess_nll(self.decode(mean), x),
+            self.nll_offset(),
+            op_version=self.opv,
+        )
+        return OnnxAdd(nll, self.kl_divergence(mean, log_var), op_version=self.opv)
 
     def negative_log_reconstruction_probability(self, x, mean, log_var, estimator):
-        """``_loss.negative_log_reconstruction_probability`` with the estimator's
+        """``_scores.negative_log_reconstruction_probability`` with the estimator's
         fixed draws: all ``n_draws`` decoded at once on an (n, n_draws, .) tensor."""
         opv, const = self.opv, self.const
         n_components = estimator.n_components_
@@ -367,6 +364,15 @@ class _Network:
             op_version=opv,
         )
         return OnnxNeg(log_mean_p, op_version=opv)
+
+
+# The graph of each score of ``skvae._scores.SCORES``, by the same name.
+_SCORES = {
+    "elbo": _Network.negative_elbo,
+    "reconstruction": _Network.reconstruction,
+    "reconstruction_probability": _Network.negative_log_reconstruction_probability,
+}
+_OPS = {"Add": OnnxAdd, "MatMul": OnnxMatMul, "Mul": OnnxMul}
 
 
 def _module_input(network: _Network, variable):

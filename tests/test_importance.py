@@ -35,7 +35,7 @@ def test_streamed_weights_equal_the_explicit_self_normalised_average():
         for eps in draws:
             z = mean + torch.exp(0.5 * log_var) * eps
             rec = module.decode(z)
-            nll, _ = cell_nll(rec, x, module.observation_noise(), (3,))
+            nll, _ = cell_nll(rec, x, module.noise.score_noise(), module.layout)
             # The full log densities, constants included: they cancel.
             log_q = torch.distributions.Normal(mean, torch.exp(0.5 * log_var))
             log_p = torch.distributions.Normal(0.0, 1.0)

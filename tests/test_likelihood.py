@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from skvae import VAEOutlierDetector, VAETransformer
-from skvae._module import MIN_NOISE_VARIANCE_RATIO, VAEModule, trimmed_variance
+from skvae._module import VAEModule
+from skvae._noise import MIN_NOISE_VARIANCE_RATIO, trimmed_variance
 
 
 def _noisy_line(n=600, seed=0):
@@ -26,11 +27,11 @@ def test_learned_noise_follows_how_well_each_feature_is_predicted():
         n_components=1, noise_model="feature", beta=1.0, max_epochs=60, random_state=0
     ).fit(X)
     module = vae.net_.module_
-    noise = module.noise_log_variance().exp().numpy()
+    noise = module.noise.score_noise().log_var.exp().numpy()
     # Feature 0 is nearly a copy of the code, feature 1 has unit noise on top: the
     # model explains most of feature 0's variance and less of feature 1's.
     assert noise[0] < 0.7 * noise[1]
-    assert noise[0] < 0.5 * module.feature_var[0].item()
+    assert noise[0] < 0.5 * module.noise.feature_var[0].item()
     assert vae.noise_model_ == "feature"
 
 
@@ -38,7 +39,7 @@ def test_shared_noise_has_one_variance():
     vae = VAETransformer(
         n_components=1, noise_model="shared", max_epochs=5, random_state=0
     ).fit(_noisy_line())
-    noise = vae.net_.module_.noise_log_variance()
+    noise = vae.net_.module_.noise.score_noise().log_var
     assert noise.shape == (2,) and noise[0] == noise[1]
 
 
@@ -47,7 +48,7 @@ def test_fixed_noise_is_one_half_and_scores_are_squared_errors():
     detector = VAEOutlierDetector(noise_model="fixed", max_epochs=5, random_state=0)
     detector.fit(X)
     torch.testing.assert_close(
-        detector.net_.module_.noise_log_variance(),
+        detector.net_.module_.noise.score_noise().log_var,
         torch.full((2,), math.log(0.5), dtype=torch.float64),
     )
     module = detector.net_.module_
@@ -70,7 +71,7 @@ def test_noise_variance_is_bounded_below_relative_to_the_feature():
     module.set_feature_variance(torch.tensor([4.0, 100.0]))
     module.train()
     # A perfect reconstruction would set the variance to 0: the floor holds.
-    log_var = module.noise_log_variance(torch.zeros(8, 2))
+    log_var = module.noise.loss_noise(torch.zeros(8, 2)).log_var
     torch.testing.assert_close(
         log_var.exp(), MIN_NOISE_VARIANCE_RATIO * torch.tensor([4.0, 100.0])
     )
@@ -96,7 +97,7 @@ def test_trimmed_noise_keeps_contamination_from_masking_anomalies():
     trimmed = VAEOutlierDetector(trim_fraction=0.2, **common).fit(X)
     plain = VAEOutlierDetector(trim_fraction=0.0, **common).fit(X)
     noise = {
-        name: model.net_.module_.noise_log_variance().exp()[0].item()
+        name: model.net_.module_.noise.score_noise().log_var.exp()[0].item()
         for name, model in [("trimmed", trimmed), ("plain", plain)]
     }
     assert noise["trimmed"] < 0.25 * noise["plain"]

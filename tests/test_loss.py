@@ -2,16 +2,11 @@ import math
 
 import torch
 
-from skvae._loss import (
-    LossTerms,
-    VAELoss,
-    excess_nll,
-    gaussian_nll,
-    kl_divergence,
-    negative_log_reconstruction_probability,
-    squared_error,
-)
+from skvae._columns import ColumnLayout
+from skvae._loss import LossTerms, VAELoss, kl_divergence, observed_nll
 from skvae._module import VAEModule, VAEOutput
+from skvae._noise import FIXED_NOISE_LOG_VAR, DiagonalGaussian
+from skvae._scores import negative_log_reconstruction_probability
 
 
 def test_kl_is_zero_at_the_prior():
@@ -28,16 +23,6 @@ def test_kl_matches_the_closed_form():
     assert math.isclose(kl_divergence(mean, log_var).item(), expected, rel_tol=1e-6)
 
 
-def test_squared_error_sums_squares_over_features():
-    x = torch.tensor([[1.0, 2.0], [0.0, 0.0]])
-    recon = torch.tensor([[0.0, 0.0], [0.0, 3.0]])
-    assert squared_error(recon, x).tolist() == [5.0, 9.0]
-    assert squared_error(recon, x, per_feature=True).tolist() == [
-        [1.0, 4.0],
-        [0.0, 9.0],
-    ]
-
-
 def test_gaussian_nll_matches_torch_distributions():
     torch.manual_seed(0)
     x, recon = torch.randn(5, 3, dtype=torch.float64), torch.randn(5, 3).double()
@@ -47,21 +32,26 @@ def test_gaussian_nll_matches_torch_distributions():
         .log_prob(x)
         .sum(dim=1)
     )
-    torch.testing.assert_close(gaussian_nll(recon, x, noise_log_var), expected)
+    noise = DiagonalGaussian(noise_log_var)
+    torch.testing.assert_close(observed_nll(recon, x, noise, ColumnLayout(3)), expected)
 
 
 def test_excess_nll_is_the_squared_error_at_the_fixed_variance_one_half():
     x, recon = torch.randn(4, 3), torch.randn(4, 3)
-    torch.testing.assert_close(
-        excess_nll(recon, x, torch.full((3,), math.log(0.5))),
-        squared_error(recon, x),
-    )
+    noise = DiagonalGaussian(torch.full((3,), FIXED_NOISE_LOG_VAR))
+    squared = (recon - x).square()
+    torch.testing.assert_close(noise.excess_nll(recon, x), squared.sum(dim=1))
+    torch.testing.assert_close(noise.excess_nll(recon, x, per_feature=True), squared)
 
 
 def test_loss_is_batch_mean_nll_and_kl():
     x = torch.tensor([[1.0, 2.0], [0.0, 0.0]])
     out = VAEOutput(
-        torch.zeros(2, 2), torch.ones(2, 1), torch.zeros(2, 1), torch.zeros(2)
+        torch.zeros(2, 2),
+        torch.ones(2, 1),
+        torch.zeros(2, 1),
+        DiagonalGaussian(torch.zeros(2)),
+        ColumnLayout(2),
     )
     terms = VAELoss()(out, x)
     assert isinstance(terms, LossTerms)
@@ -81,10 +71,11 @@ def test_reconstruction_probability_streams_the_log_sum_exp_exactly():
         mean, log_var = module.encode(x)
         log_p = torch.stack(
             [
-                -gaussian_nll(
+                -observed_nll(
                     module.decode(mean + torch.exp(0.5 * log_var) * e),
                     x,
-                    module.noise_log_variance(),
+                    module.noise.score_noise(),
+                    module.layout,
                 )
                 for e in eps
             ]
@@ -95,7 +86,7 @@ def test_reconstruction_probability_streams_the_log_sum_exp_exactly():
 
 
 def test_reconstruction_probability_memory_does_not_grow_with_n_draws(monkeypatch):
-    from skvae._loss import DRAW_BLOCK, SeededDraws
+    from skvae._scores import DRAW_BLOCK, SeededDraws
 
     module = VAEModule(n_features=4, n_components=2, hidden_layer_sizes=(8,)).eval()
     x = torch.randn(5, 4)

@@ -107,7 +107,9 @@ def test_fused_adam_is_used_when_available():
 
 
 def test_trimmed_loss_averages_the_best_fitted_rows_only():
+    from skvae._columns import ColumnLayout
     from skvae._module import VAEOutput
+    from skvae._noise import DiagonalGaussian
 
     net = _net(trim_fraction=0.25).initialize()
     X = torch.zeros(4, 3)
@@ -115,7 +117,8 @@ def test_trimmed_loss_averages_the_best_fitted_rows_only():
     zeros = torch.zeros(4, 1)
     # Noise variance 1/2: the negative log-likelihood is the squared error plus
     # the constant 3 * 0.5 * log(pi).
-    output = VAEOutput(reconstruction, zeros, zeros, torch.full((3,), math.log(0.5)))
+    noise = DiagonalGaussian(torch.full((3,), math.log(0.5)))
+    output = VAEOutput(reconstruction, zeros, zeros, noise, ColumnLayout(3))
     offset = 1.5 * math.log(math.pi)
     terms = net.get_loss_terms(output, X)
     # Squared errors 1, 4, 9, 81: the worst quarter (81) is left out.

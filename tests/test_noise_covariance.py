@@ -8,9 +8,11 @@ from sklearn.covariance import MinCovDet
 
 import skvae
 from skvae import VAEOutlierDetector, VAETransformer
-from skvae._loss import cell_nll, excess_nll, observed_nll
+from skvae._columns import ColumnLayout
+from skvae._loss import cell_nll, observed_nll
 from skvae._mcd import minimum_covariance_determinant
-from skvae._module import FullNoise, VAEModule
+from skvae._module import VAEModule
+from skvae._noise import FullGaussian
 
 COVARIANCE = np.array([[1.0, 0.6, 0.0], [0.6, 2.0, -0.3], [0.0, -0.3, 0.5]])
 
@@ -64,13 +66,14 @@ def test_mcd_needs_more_rows_than_features():
 def _full_module(dtype=torch.float64):
     module = VAEModule(3, 1, (4,), noise_model="full").to(dtype)
     location = torch.tensor([0.1, -0.2, 0.3], dtype=dtype)
-    return module.set_noise_covariance(location, torch.tensor(COVARIANCE)), location
+    module.noise.set_covariance(location, torch.tensor(COVARIANCE))
+    return module, location
 
 
 def test_full_noise_nll_is_the_multivariate_gaussian_log_density():
     module, location = _full_module()
-    noise = module.observation_noise()
-    assert isinstance(noise, FullNoise)
+    noise = module.noise.score_noise()
+    assert isinstance(noise, FullGaussian)
     rng = np.random.RandomState(0)
     x = torch.from_numpy(rng.normal(size=(5, 3)))
     mean = torch.from_numpy(rng.normal(size=(5, 3)))
@@ -78,19 +81,21 @@ def test_full_noise_nll_is_the_multivariate_gaussian_log_density():
         -multivariate_normal(m + location.numpy(), COVARIANCE).logpdf(xi)
         for m, xi in zip(mean.numpy(), x.numpy(), strict=True)
     ]
-    np.testing.assert_allclose(observed_nll(mean, x, noise), expected, rtol=1e-10)
-    per_feature = excess_nll(mean, x, noise, per_feature=True)
-    np.testing.assert_allclose(per_feature.sum(dim=1), excess_nll(mean, x, noise))
+    np.testing.assert_allclose(
+        observed_nll(mean, x, noise, ColumnLayout(3)), expected, rtol=1e-10
+    )
+    per_feature = noise.excess_nll(mean, x, per_feature=True)
+    np.testing.assert_allclose(per_feature.sum(dim=1), noise.excess_nll(mean, x))
 
 
 def test_full_noise_with_missing_cells_uses_the_marginal_distance():
     module, location = _full_module()
-    noise = module.observation_noise()
+    noise = module.noise.score_noise()
     x = torch.tensor([[0.5, float("nan"), -1.0], [float("nan"), float("nan"), 2.0]])
     x = x.to(torch.float64)
     mean = torch.zeros_like(x)
-    excess, observed = cell_nll(mean, x, noise, excess=True)
-    nll, _ = cell_nll(mean, x, noise)
+    excess, observed = cell_nll(mean, x, noise, module.layout, excess=True)
+    nll, _ = cell_nll(mean, x, noise, module.layout)
     per_cell_constant = 0.5 * (np.log(2 * np.pi) + np.linalg.slogdet(COVARIANCE)[1] / 3)
     for row, excess_row, nll_row, seen in zip(
         x.numpy(), excess, nll, observed.numpy(), strict=True
@@ -105,7 +110,9 @@ def test_full_noise_with_missing_cells_uses_the_marginal_distance():
     # Complete rows in the same call take the shared factorisation.
     complete = torch.tensor([[0.5, 0.2, -1.0]], dtype=torch.float64)
     np.testing.assert_allclose(
-        cell_nll(torch.zeros(1, 3, dtype=torch.float64), complete, noise)[0].sum(),
+        cell_nll(
+            torch.zeros(1, 3, dtype=torch.float64), complete, noise, module.layout
+        )[0].sum(),
         -multivariate_normal(location.numpy(), COVARIANCE).logpdf(complete[0]),
     )
 
@@ -167,7 +174,7 @@ def test_full_noise_survives_save_and_load(tmp_path):
     loaded = skvae.load(path)
     np.testing.assert_array_equal(loaded.score_samples(X), detector.score_samples(X))
     np.testing.assert_array_equal(
-        loaded.net_.module_.noise_covariance, detector.net_.module_.noise_covariance
+        loaded.net_.module_.noise.covariance, detector.net_.module_.noise.covariance
     )
 
 
@@ -175,14 +182,14 @@ def test_partial_fit_refits_the_covariance_on_each_chunk():
     X = _correlated()
     detector = VAEOutlierDetector(noise_model="full", random_state=0)
     detector.partial_fit(X[:300])
-    first = detector.net_.module_.noise_covariance.clone()
+    first = detector.net_.module_.noise.covariance.clone()
     detector.partial_fit(X[300:])
-    assert not torch.equal(first, detector.net_.module_.noise_covariance)
+    assert not torch.equal(first, detector.net_.module_.noise.covariance)
     # A chunk with too few complete rows keeps the last estimate.
-    kept = detector.net_.module_.noise_covariance.clone()
+    kept = detector.net_.module_.noise.covariance.clone()
     chunk = X[:4].copy()
     detector.partial_fit(chunk)
-    assert torch.equal(kept, detector.net_.module_.noise_covariance)
+    assert torch.equal(kept, detector.net_.module_.noise.covariance)
 
 
 def test_full_noise_on_extreme_scales_gives_a_clear_error_or_a_finite_model():
@@ -209,7 +216,7 @@ def test_discrete_columns_get_their_quantization_variance():
     X = np.column_stack([continuous, flag])
     X[:15, :4] += 6.0  # the real anomalies
     detector = VAEOutlierDetector(noise_model="full", random_state=0).fit(X)
-    covariance = detector.net_.module_.noise_covariance.numpy()
+    covariance = detector.net_.module_.noise.covariance.numpy()
     assert covariance[4, 4] >= 1.0 / 12  # the flag's gap is 1
     top = np.argsort(detector.score_samples(X))[:15]
     assert np.mean(top < 15) >= 0.8

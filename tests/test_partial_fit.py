@@ -5,6 +5,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import MinMaxScaler
 
 from skvae import VAEOutlierDetector, VAETransformer
+from skvae._columns import ColumnLayout
 from skvae.datasets import make_anomaly_data
 
 
@@ -178,9 +179,7 @@ def test_partial_fit_on_dataframe_chunks_with_categories_and_gaps(Estimator):
     )
     estimator = stream(4, 5)
     assert estimator.table_encoder_.categories_[0].tolist() == ["blue", "red"]
-    assert estimator.module_layout_ == dict(
-        n_features=2, cardinalities=(2, 3), missing_input=True
-    )
+    assert estimator.module_layout_ == ColumnLayout(2, (2, 3), True)
     assert estimator.n_iter_ == 65 == len(estimator.history_)
     assert list(estimator.feature_names_in_) == list(frame.columns)
     assert np.isfinite(output(estimator, frame)).all()
@@ -246,9 +245,9 @@ def test_cells_missing_only_after_the_first_chunk():
     complete = frame.iloc[:300].dropna()
     detector = VAEOutlierDetector(random_state=0).partial_fit(complete)
     # The first chunk decides the network: no missing cell there, no mask input.
-    assert not detector.module_layout_["missing_input"]
+    assert not detector.module_layout_.missing_input
     detector.partial_fit(frame.iloc[300:])  # a tenth of each column is missing
-    assert not detector.module_layout_["missing_input"]
+    assert not detector.module_layout_.missing_input
     assert np.isfinite(detector.history_[-1, "train_loss"])
     holey = frame.iloc[300:]
     error = detector.reconstruction_error(holey, per_feature=True)

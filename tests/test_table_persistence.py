@@ -47,8 +47,8 @@ def _edit_fitted(data, edit):
 
 def test_transformer_table_round_trip_is_bit_identical(table):
     vae = VAETransformer(max_epochs=3, random_state=0).fit(table)
-    assert vae.module_layout_["cardinalities"] == (3, 2)
-    assert vae.module_layout_["missing_input"]
+    assert vae.module_layout_.cardinalities == (3, 2)
+    assert vae.module_layout_.missing_input
     _, loaded = _round_trip(vae)
     assert [c.tolist() for c in loaded.table_encoder_.categories_] == [
         c.tolist() for c in vae.table_encoder_.categories_
@@ -94,7 +94,7 @@ def test_numeric_model_with_missing_cells_round_trip(table):
     X = table[["a", "b"]].to_numpy()
     detector = VAEOutlierDetector(max_epochs=3, random_state=0).fit(X)
     assert detector.table_encoder_ is None
-    assert detector.module_layout_["missing_input"]
+    assert detector.module_layout_.missing_input
     _, loaded = _round_trip(detector)
     np.testing.assert_array_equal(loaded.score_samples(X), detector.score_samples(X))
 

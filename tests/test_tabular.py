@@ -6,7 +6,9 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from skvae import VAEOutlierDetector, VAETransformer
+from skvae._columns import ColumnLayout
 from skvae._loss import cell_nll, row_nll
+from skvae._noise import DiagonalGaussian
 from skvae._tabular import MAX_CATEGORIES, TableEncoder, resolve_categorical
 
 pd = pytest.importorskip("pandas")
@@ -55,7 +57,9 @@ def test_categorical_features_forms_agree(table):
 def test_cross_entropy_and_row_scaling_values():
     x = torch.tensor([[0.5, 0.0, 1.0, 0.0], [float("nan"), 0.0, 0.0, 0.0]])
     logits = torch.tensor([[0.5, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
-    nll, observed = cell_nll(logits, x, torch.zeros(1), cardinalities=(3,))
+    nll, observed = cell_nll(
+        logits, x, DiagonalGaussian(torch.zeros(1)), ColumnLayout(1, (3,))
+    )
     half_log_2pi = 0.5 * np.log(2 * np.pi)
     np.testing.assert_allclose(nll[0], [half_log_2pi, np.log(3)], rtol=1e-6)
     assert observed.tolist() == [[True, True], [False, False]]
@@ -114,7 +118,7 @@ def test_missing_cells_everywhere(table):
         holey.loc[rng.rand(len(holey)) < 0.15, column] = None
     assert holey["size"].isna().any() and holey["grade"].isna().any()
     detector = VAEOutlierDetector(contamination=0.05, random_state=0).fit(holey)
-    assert detector.module_layout_["missing_input"]
+    assert detector.module_layout_.missing_input
     scores = detector.score_samples(holey)
     assert np.isfinite(scores).all()
     assert set(np.unique(detector.predict(holey))) == {-1, 1}
@@ -128,14 +132,12 @@ def test_numeric_nan_is_a_missing_cell(blobs):
     X[::7, 2] = np.nan
     detector = VAEOutlierDetector(random_state=0).fit(X)
     assert detector.table_encoder_ is None
-    assert detector.module_layout_ == dict(
-        n_features=6, cardinalities=(), missing_input=True
-    )
+    assert detector.module_layout_ == ColumnLayout(6, (), True)
     error = detector.reconstruction_error(X[:14], per_feature=True)
     assert error[0, 2] == 0.0 and error[1, 2] > 0.0  # missing cells add nothing
     # A model fitted on complete data scores NaN at predict time too.
     complete = VAEOutlierDetector(random_state=0).fit(blobs)
-    assert not complete.module_layout_["missing_input"]
+    assert not complete.module_layout_.missing_input
     assert np.isfinite(complete.score_samples(X)).all()
 
 
