@@ -13,6 +13,7 @@ from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 from ._base import _FLOAT_DTYPES, BaseVAE, fill_parameter_docs
 from ._importance import importance_weighted_fill
 from ._tabular import _is_dataframe, validate_table
+from .exceptions import invalid_model
 
 
 def _is_nan(value) -> bool:
@@ -32,7 +33,7 @@ def check_missing_features(value, n_features_in: int) -> np.ndarray:
     >>> check_missing_features([2, 0], 3)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: Not a valid skvae model: missing_features_ must be increasing ...
+    skvae.exceptions.InvalidModelFile: Not a valid skvae model: missing_features_ ...
     """
     array = np.asarray(value) if isinstance(value, (list, np.ndarray)) else None
     valid = (
@@ -44,9 +45,8 @@ def check_missing_features(value, n_features_in: int) -> np.ndarray:
         valid = array[0] >= 0 and array[-1] < n_features_in
         valid = valid and bool((np.diff(array) > 0).all())
     if not valid:
-        raise ValueError(
-            "Not a valid skvae model: missing_features_ must be increasing column "
-            f"indices below {n_features_in}."
+        raise invalid_model(
+            f"missing_features_ must be increasing column indices below {n_features_in}"
         )
     return array.astype(np.intp)
 

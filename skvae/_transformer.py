@@ -295,7 +295,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         decoded = self._map(
             Z,
             lambda m, z: m.decode(z),
-            encoder.n_numeric + sum(encoder.cardinalities),
+            encoder.layout.n_encoded,
             np.float64,
         )
         as_frame = _get_output_config("transform", self)["dense"] == "pandas"
