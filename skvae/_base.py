@@ -22,6 +22,7 @@ from skorch.history import History
 
 from ._calibration import full_noise_possible
 from ._checks import narrowing_overflow_error
+from ._generation import LATENT_PRIORS, draw_encoded, fit_sampler, sampled_output
 from ._linear_start import start_at_ppca
 from ._module import ACTIVATIONS, VAEModule
 from ._net import VAENet, ValidationSplit, is_streaming
@@ -77,6 +78,7 @@ BASE_PARAMETER_CONSTRAINTS: dict = {
     "random_state": ["random_state"],
     "verbose": ["verbose"],
     "categorical_features": ["array-like", StrOptions({"from_dtype"}), None],
+    "latent_prior": [StrOptions(set(LATENT_PRIORS))],
 }
 
 
@@ -473,6 +475,8 @@ class BaseVAE(BaseEstimator):
         self.net_.module_.noise.calibrate(
             residuals, layout.numeric(X), self.seed_, type(self).__name__
         )
+        # A seed of its own, so that fitting the sampler changes no other draw.
+        fit_sampler(self.net_.module_, X, self.latent_prior, self.seed_ + 1)
 
     @property
     def best_epoch_(self) -> int | None:
@@ -805,6 +809,73 @@ class BaseVAE(BaseEstimator):
             mean = np.sum(values / len(values))
         return -float(mean)
 
+    def sample(
+        self,
+        n_samples: int = 1,
+        random_state=None,
+        *,
+        add_noise: bool = True,
+        missing_cells: bool = False,
+    ):
+        """Generate new rows from the fitted model.
+
+        Draws ``z`` from the latent prior (``latent_prior``), decodes it and draws
+        ``x`` from ``p(x | z)``: the fitted noise model around the decoder's output
+        for numeric columns, one category from each categorical column's softmax.
+        See "Generating data" in the user guide.
+
+        Parameters
+        ----------
+        n_samples : int >= 1, default=1
+            Number of rows. Drawn in blocks of 65,536, so memory beyond the
+            result stays bounded.
+        random_state : int, RandomState instance or None, default=None
+            Seeds the draws, with a generator of its own: torch's and numpy's
+            global random states are neither used nor changed. None takes a fresh
+            seed from the operating system.
+        add_noise : bool, default=True
+            False returns ``E[x | z]`` for numeric columns and each categorical
+            column's most probable category instead of draws.
+        missing_cells : bool, default=False
+            Blank each column's cells independently at the rate they were missing
+            in the training data (missing completely at random). Integer columns
+            with a blank cell come back as floats, as pandas reads them.
+
+        Returns
+        -------
+        X : ndarray or DataFrame of shape (n_samples, n_features_in_)
+            In the training data's space and type: a DataFrame with its column
+            names, dtypes and categories when fitted on one (or when
+            ``set_output(transform="pandas")`` or ``"polars"`` asks for it), else
+            an array of the training dtype (an object array with categorical
+            columns).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skvae import VAETransformer
+        >>> X = np.random.RandomState(0).normal(size=(200, 3))
+        >>> vae = VAETransformer(n_components=2, max_epochs=5, random_state=0).fit(X)
+        >>> vae.sample(4, random_state=0).shape
+        (4, 3)
+        >>> bool((vae.sample(4, random_state=0) == vae.sample(4, random_state=0)).all())
+        True
+        """
+        check_is_fitted(self)
+        if (
+            not isinstance(n_samples, Integral)
+            or isinstance(n_samples, bool)
+            or n_samples < 1
+        ):
+            raise ValueError(f"n_samples must be an integer >= 1, got {n_samples!r}.")
+        module = self.net_.module_
+        device = next(module.parameters()).device
+        generator = torch.Generator(device=device).manual_seed(draw_seed(random_state))
+        encoded = draw_encoded(
+            module, int(n_samples), generator, bool(add_noise), bool(missing_cells)
+        )
+        return sampled_output(self, encoded)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
@@ -949,6 +1020,13 @@ default={noise_model}
         ``n_iter_`` go on counting, the Adam state and learning-rate schedule
         restart. If the number of features or the network's layers changed,
         ``fit`` starts afresh.
+    latent_prior : {{"mixture", "standard"}}, default={latent_prior}
+        The latent distribution :meth:`sample` draws from. "mixture" is a Gaussian
+        mixture (up to 10 components, fewer on small data) fitted after training to the
+        training rows' latent codes, an estimate of the aggregate posterior, which
+        a trained VAE's ``N(0, I)`` prior is not (see "Generating data" in the
+        user guide); "standard" is ``N(0, I)``. Scores and transforms do not
+        depend on it.
     device : {{"cpu", "cuda", "auto"}} or torch.device, default={device}
         Where training and inference run; "auto" takes a GPU when torch sees one.
     random_state : int, RandomState instance or None, default={random_state}

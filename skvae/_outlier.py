@@ -172,6 +172,7 @@ default={score_method}
         random_state=None,
         verbose: int = 0,
         categorical_features="from_dtype",
+        latent_prior: str = "mixture",
     ):
         self.contamination = contamination
         self.score_method = score_method
@@ -201,6 +202,7 @@ default={score_method}
         self.random_state = random_state
         self.verbose = verbose
         self.categorical_features = categorical_features
+        self.latent_prior = latent_prior
 
     def _resolve_n_components(self, n_features: int) -> int:
         if self.n_components == "auto":

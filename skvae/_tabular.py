@@ -307,7 +307,11 @@ class TableEncoder:
             layout.blocks(decoded),
             strict=True,
         ):
-            columns[int(j)] = categories[block.argmax(axis=1)]
+            values = categories[block.argmax(axis=1)]
+            missing = np.isnan(block).any(axis=1)
+            if missing.any():  # rows drawn with a missing cell (sample)
+                values = np.where(missing, None, values.astype(object))
+            columns[int(j)] = values
         ordered = [columns[j] for j in range(len(self.is_categorical))]
         if as_frame:
             import pandas as pd
@@ -332,6 +336,8 @@ def _as_dtype(series, dtype):
             pd.Categorical(series, categories=dtype.categories), index=series.index
         )
     if np.dtype(dtype).kind in "iu" if isinstance(dtype, np.dtype) else False:
+        if series.isna().any():  # missing cells drawn by sample: floats, as read
+            return series.round()
         return series.round().astype(dtype)
     try:
         return series.astype(dtype)
