@@ -37,12 +37,17 @@ from ._state import (
     MAX_LAYER_WIDTH,
     check_fitted,
     check_net_state,
-    column_layout,
     column_names,
     layer_widths,
-    table_encoder,
 )
-from ._tabular import encoder_state, module_layout, numeric_variance, validate_table
+from ._tabular import (
+    check_layout,
+    encoder_from_state,
+    encoder_state,
+    module_layout,
+    numeric_variance,
+    validate_table,
+)
 from ._warm_start import continue_training, reusable_module
 from .exceptions import TrainingDivergedError, invalid_model
 
@@ -87,17 +92,17 @@ BASE_PARAMETER_CONSTRAINTS: dict = {
 
 # The fitted attributes every estimator has (besides net_ and history_), with
 # the values each may take: pickle, skops and skvae.load check a saved model's
-# against them (skvae._state.check_fitted), in this order, each against those
-# before it. A list holds constraints as in _parameter_constraints; a function
-# checks and converts a structured value.
+# against them (skvae._state.check_fitted), in this order. A list holds
+# constraints as in _parameter_constraints; a tuple (check, *names) a function
+# checking a structured value against attributes before it.
 _STEPS = Interval(Integral, 1, 2**31, closed="both")
 BASE_FITTED_ATTRIBUTES: dict = {
     "n_features_in_": [Interval(Integral, 1, MAX_FEATURES, closed="both")],
-    "feature_names_in_": column_names,
-    "table_encoder_": table_encoder,
-    "module_layout_": column_layout,
+    "table_encoder_": (encoder_from_state, "n_features_in_"),
+    "feature_names_in_": (column_names, "n_features_in_", "table_encoder_"),
+    "module_layout_": (check_layout, "table_encoder_", "n_features_in_"),
     "n_components_": [Interval(Integral, 1, MAX_LAYER_WIDTH, closed="both")],
-    "hidden_layer_sizes_": layer_widths,
+    "hidden_layer_sizes_": (layer_widths,),
     "output_activation_": [StrOptions({"identity", "sigmoid"})],
     "noise_model_": [StrOptions(set(NOISE_MODELS))],
     "batch_size_": [_STEPS],

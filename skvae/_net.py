@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from numbers import Real
 
 import numpy as np
 import torch
@@ -27,7 +28,7 @@ from skorch.history import History
 from ._loss import LossTerms, VAELoss
 from ._state import plain
 from .callbacks import EarlyStoppingFromStart, KLAnnealing
-from .exceptions import TrainingDivergedError
+from .exceptions import TrainingDivergedError, invalid_model
 
 # torch >= 2.4 has a fused Adam on the CPU as well as on CUDA.
 _FUSED_ADAM_ON_CPU = tuple(int(v) for v in torch.__version__.split(".")[:2]) >= (2, 4)
@@ -65,6 +66,15 @@ def seeded_generators(seed: int, device) -> tuple[torch.Generator, ...]:
     return init, shuffle, noise
 
 
+def _finite_array(value, shape: tuple) -> bool:
+    return (
+        isinstance(value, np.ndarray)
+        and value.dtype.kind in "fiub"
+        and value.shape == shape
+        and bool(np.isfinite(value).all())
+    )
+
+
 def as_row_outputs(output) -> tuple:
     """``(reconstruction, mean, log_var)`` of a :class:`VAEOutput` as a plain tuple.
 
@@ -98,6 +108,9 @@ DEFAULT_CALLBACKS = (
     "progress_bar",
     "print_log",
 )
+
+# What Adam keeps per parameter (max_exp_avg_sq with amsgrad).
+_ADAM_STATE = {"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"}
 
 # Callbacks known to read no per-batch history row (exact types: a subclass may).
 _EPOCH_ONLY_CALLBACKS = (EpochTimer, PrintLog, SilentPrintLog, EarlyStopping)
@@ -679,41 +692,66 @@ class VAENet(NeuralNet):
         }
 
     def restore_state(self, state: dict, module_tensors: dict) -> None:
-        """Go on from ``state``, as :meth:`export_state` wrote it and
-        :func:`skvae._state.check_net_state` checked it (giving
-        ``module_tensors``), in this initialized net built around a module of the
-        same architecture: weights, Adam's state and learning rate, generator
-        states, history and best epoch."""
+        """Go on from ``state``, as :meth:`export_state` wrote it, in this
+        initialized net: weights (``module_tensors``, from ``state`` as
+        :func:`skvae._state.check_net_state` checked them), Adam's state and
+        learning rate, generator states, history and best epoch. A state that
+        does not fit this net raises ``InvalidModelFile``."""
+        params = list(self.module_.parameters())
+        moments, groups = state["optimizer_state"], state["optimizer_param_groups"]
+        if not (isinstance(moments, list) and len(moments) == len(params)):
+            raise invalid_model("the optimizer state does not match the parameters")
+        adam = {}
+        for index, (entry, param) in enumerate(zip(moments, params, strict=True)):
+            if not isinstance(entry, dict) or not set(entry) <= _ADAM_STATE:
+                raise invalid_model("the optimizer state has unexpected entries")
+            for key, value in entry.items():
+                shape = () if key == "step" else tuple(param.shape)
+                if not _finite_array(value, shape):
+                    raise invalid_model(f"optimizer {key} has a wrong shape or NaN")
+            if entry:
+                adam[index] = {
+                    key: torch.from_numpy(np.array(value)).to(self.device)
+                    for key, value in entry.items()
+                }
+        if not (
+            isinstance(groups, list)
+            and len(groups) == 1
+            and isinstance(groups[0], dict)
+            and groups[0].get("params") == list(range(len(params)))
+        ):
+            raise invalid_model("the optimizer's parameter groups do not match")
+        group = dict(groups[0])
+        lr = group.get("lr")
+        if isinstance(lr, bool) or not isinstance(lr, Real) or not 0 < lr < math.inf:
+            raise invalid_model("the optimizer's learning rate is not positive")
+        if isinstance(group.get("betas"), list):  # plain values: lists, no tuples
+            group["betas"] = tuple(group["betas"])
+        generators = state["generators"]
+        if not isinstance(generators, dict) or set(generators) != {"shuffle", "noise"}:
+            raise invalid_model("the generator states are missing")
+        history, epoch = state["history"], state["best_epoch"]
+        if not isinstance(history, list) or not all(
+            isinstance(r, dict) for r in history
+        ):
+            raise invalid_model("history is not a list of records")
+        if not (epoch is None or type(epoch) is int and epoch >= 0):
+            raise invalid_model("best_epoch is not an epoch number")
         self.module_.load_state_dict(module_tensors)
-        self.history = History(state["history"])
-        self.best_epoch_ = state["best_epoch"]
-        groups = [dict(group) for group in state["optimizer_param_groups"]]
-        for group in groups:
-            # Plain values hold lists only; Adam's betas are a tuple.
-            if isinstance(group.get("betas"), list):
-                group["betas"] = tuple(group["betas"])
-        self.optimizer_.load_state_dict(
-            {
-                "state": {
-                    index: {
-                        key: torch.from_numpy(np.array(value)).to(self.device)
-                        for key, value in entry.items()
-                    }
-                    for index, entry in enumerate(state["optimizer_state"])
-                    if entry
-                },
-                "param_groups": groups,
-            }
-        )
+        self.optimizer_.load_state_dict({"state": adam, "param_groups": [group]})
         for name, generator in (
             ("shuffle", self.iterator_train__generator),
             ("noise", self.module_.generator),
         ):
-            saved = torch.from_numpy(np.array(state["generators"][name], np.uint8))
+            saved = np.asarray(generators[name])
+            if saved.dtype != np.uint8 or saved.ndim != 1 or saved.size > 2**16:
+                raise invalid_model(f"the {name} generator state is not a byte array")
             # A generator of another device type has another state size; it then
             # restarts from the seed.
-            if saved.numel() == generator.get_state().numel():
-                generator.set_state(saved)
+            if saved.size == generator.get_state().numel():
+                generator.set_state(torch.from_numpy(np.array(saved)))
+        self.history = History(history)
+        self.best_epoch_ = epoch
 
     def map_batches(self, X, fn, out: torch.Tensor) -> torch.Tensor:
         """Write ``fn(module, X_batch)`` into ``out`` batch by batch, without gradients.

@@ -1,16 +1,12 @@
 """Save and load fitted estimators as safetensors files; loading runs no code.
 
 A ``.skvae`` file is a `safetensors <https://huggingface.co/docs/safetensors>`_
-file: the network's weights and buffers, Adam's state and the generators' states
-are its tensors (safetensors checks their dtypes, shapes and offsets), and its
-``__metadata__`` holds skvae's own part as JSON: the estimator's class, parameters,
-fitted attributes, training history, Adam's hyper-parameters, the skvae version
-and a SHA-256 of the tensor bytes. Loading restores the estimator as unpickling
-does (``BaseVAE._restore``): its fitted attributes are checked against the ones
-it declares, and its net rebuilt by the builder ``fit`` and ``partial_fit`` use,
-so a loaded model trains on exactly as the saved one would.
-
-Whole pipelines are saved with ``skops.io``; see :data:`SKOPS_TRUSTED`.
+file: the net's tensors (weights, buffers, Adam's moments, generator states) are
+its tensors, and its ``__metadata__`` holds the rest as JSON (class, parameters,
+fitted attributes, history, Adam's hyper-parameters, skvae version, a SHA-256 of
+the tensor bytes). Loading restores the estimator as unpickling does
+(``BaseVAE._restore``), with the same checks. Pipelines are saved with
+``skops.io``; see :data:`SKOPS_TRUSTED`.
 """
 
 from __future__ import annotations
@@ -19,18 +15,20 @@ import hashlib
 import json
 import math
 import os
-import re
 import reprlib
 import struct
 import warnings
+from numbers import Integral
 
 import numpy as np
+import torch
+from sklearn.utils._param_validation import Interval, validate_parameter_constraints
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import BaseVAE
+from ._base import BaseVAE, resolve_device
 from ._imputer import VAEImputer, check_missing_features
 from ._outlier import VAEOutlierDetector
-from ._state import MAX_HIDDEN_LAYERS, MAX_LAYER_WIDTH, plain
+from ._state import MAX_HIDDEN_LAYERS, expect_keys, plain
 from ._tabular import TableEncoder
 from ._transformer import VAETransformer
 from .exceptions import invalid_model
@@ -42,33 +40,24 @@ FORMAT = "skvae"
 FORMAT_VERSION = 2
 # The header (JSON) is read only up to this size, before anything else.
 MAX_HEADER_BYTES = 64 * 2**20
-# Upper bounds on loaded parameters, beyond their _parameter_constraints.
+# What a file's parameters may be, beyond their _parameter_constraints.
 MAX_N_DRAWS = 100_000
+_LOAD_LIMITS = {
+    "callbacks": [None],
+    "n_draws": [Interval(Integral, None, MAX_N_DRAWS, closed="right")],
+}
 _OLD_MAGIC = b"\x89SKVAE"
 _CONTAINERS = {"default", "pandas", "polars"}
-_DEVICE = re.compile(r"^(cpu|auto|cuda(:\d{1,3})?)$")
-_METADATA_KEYS = {
-    "estimator",
-    "format_version",
-    "skvae_version",
-    "params",
-    "fitted",
-    "output_config",
-    "module_dtype",
-    "n_optimizer_states",
-    "optimizer_param_groups",
-    "history",
-    "best_epoch",
-    "tensor_sha256",
-}
+_METADATA_KEYS = set(
+    "estimator format_version skvae_version params fitted output_config tensor_sha256"
+    " module_dtype n_optimizer_states optimizer_param_groups history best_epoch".split()
+)
 
 # VAEImputer's declaration, which belongs beside its _parameter_constraints in
 # _imputer.py (left to the lead, who edits that file concurrently).
 VAEImputer._fitted_attributes = {
     **BaseVAE._fitted_attributes,
-    "missing_features_": lambda value, fitted: check_missing_features(
-        value, fitted["n_features_in_"]
-    ),
+    "missing_features_": (check_missing_features, "n_features_in_"),
 }
 
 #: The types ``skops.io.load`` must be told to trust to load a pipeline holding
@@ -187,26 +176,19 @@ def save(estimator, path) -> None:
     """Save a fitted estimator to a safetensors file that :func:`load` reads
     without running code.
 
-    The weights, Adam's state and the generators' states are stored as
-    safetensors tensors; parameters, fitted attributes, training history and the
-    skvae version as JSON metadata, with a SHA-256 of the tensor bytes. A loaded
-    estimator gives the same outputs and, trained further with ``partial_fit``,
-    the same weights as the saved one, bit for bit on the same device.
-
-    To save a fitted ``Pipeline`` or ``ColumnTransformer`` holding skvae
-    estimators, use ``skops.io.dump`` and load it with
-    ``skops.io.load(path, trusted=skvae.SKOPS_TRUSTED + [...])``.
+    A loaded estimator gives the same outputs and, trained further with
+    ``partial_fit``, the same weights as the saved one, bit for bit on the same
+    device. Save a ``Pipeline`` holding skvae estimators with ``skops.io.dump``.
 
     Parameters
     ----------
     estimator : VAETransformer, VAEOutlierDetector or VAEImputer
-        A fitted estimator. Its parameters must be plain values (numbers,
-        strings, bools, None, lists; NaN and infinities are stored as tagged
-        values): set ``callbacks=None`` (they only act in
-        training) and use an int ``random_state`` before saving.
+        A fitted estimator whose parameters are plain values (numbers, strings,
+        bools, None, lists): ``callbacks=None`` (they only act in training) and
+        an int ``random_state``.
     path : str, os.PathLike or binary file object
-        Where to write; a path is written to a temporary file then renamed, so a
-        crash never leaves half a file under ``path``. ``.skvae`` is a good suffix.
+        Where to write; a path is written to a temporary file, then renamed, so
+        a crash never leaves half a file. ``.skvae`` is a good suffix.
 
     Raises
     ------
@@ -221,15 +203,14 @@ def save(estimator, path) -> None:
 
     Examples
     --------
-    >>> import os, tempfile
+    >>> import io
     >>> import numpy as np
     >>> import skvae
     >>> X = np.random.RandomState(0).normal(size=(50, 4))
     >>> vae = skvae.VAETransformer(max_epochs=3, random_state=0).fit(X)
-    >>> with tempfile.TemporaryDirectory() as folder:
-    ...     path = os.path.join(folder, "vae.skvae")
-    ...     skvae.save(vae, path)
-    ...     loaded = skvae.load(path)
+    >>> buffer = io.BytesIO()
+    >>> skvae.save(vae, buffer)
+    >>> loaded = skvae.load(io.BytesIO(buffer.getvalue()))
     >>> bool(np.array_equal(loaded.transform(X), vae.transform(X)))
     True
     """
@@ -296,7 +277,7 @@ def _read_header(file) -> tuple[bytes, dict]:
             "it has no skvae signature (a safetensors file not written by skvae.save)"
         )
     part = _json(metadata.get(FORMAT), "its skvae metadata")
-    _expect_keys(part, _METADATA_KEYS, "the skvae metadata")
+    expect_keys(part, _METADATA_KEYS, "the skvae metadata")
     if part["format_version"] != FORMAT_VERSION:
         raise invalid_model(
             f"it has format version {reprlib.repr(part['format_version'])}, this "
@@ -305,58 +286,29 @@ def _read_header(file) -> tuple[bytes, dict]:
     return prefix + raw, part
 
 
-def _expect_keys(section, expected: set, where: str, optional=frozenset()):
-    if not isinstance(section, dict):
-        raise invalid_model(f"{where} is not a JSON object")
-    unknown = sorted(set(section) - expected - set(optional))
-    missing = sorted(expected - set(section))
-    if unknown or missing:
-        raise invalid_model(
-            f"{where} has unknown keys {unknown} or lacks keys {missing}"
-        )
-
-
 def _make_estimator(part: dict):
     name = part["estimator"]
     if not isinstance(name, str) or name not in ESTIMATORS:
         raise invalid_model(f"unknown estimator {reprlib.repr(name)}")
-    Estimator = ESTIMATORS[name]
-    _expect_keys(part["params"], set(), "params", Estimator().get_params())
-    params = {
-        key: _param_from_json(key, value) for key, value in part["params"].items()
-    }
+    if not isinstance(part["params"], dict):
+        raise invalid_model("params is not a JSON object")
+    params = {k: _param_from_json(k, v) for k, v in part["params"].items()}
     # Files written before linear paths existed (skvae 0.1) have none, whatever
     # today's default.
     params.setdefault("linear_path", False)
-    if params.get("callbacks") is not None:
-        raise invalid_model("callbacks must be null in a file")
-    device = params.get("device", "cpu")
-    if not isinstance(device, str) or not _DEVICE.match(device):
-        raise invalid_model(
-            f"device {reprlib.repr(device)} is not 'cpu', 'auto' or 'cuda[:N]'"
-        )
-    if device.startswith("cuda"):
-        import torch
-
-        if not torch.cuda.is_available():
+    try:
+        estimator = ESTIMATORS[name](**params)
+        estimator._validate_params()
+        validate_parameter_constraints(_LOAD_LIMITS, params, name)
+        if estimator.device.startswith("cuda") and not torch.cuda.is_available():
             warnings.warn(
-                f"This {name} was saved with device={device!r}, but torch sees no "
-                "CUDA GPU here: it is loaded with device='cpu'.",
+                f"This {name} was saved with device={estimator.device!r}, but torch "
+                "sees no CUDA GPU here: it is loaded with device='cpu'.",
                 UserWarning,
                 stacklevel=4,
             )
-            params["device"] = "cpu"
-    n_draws = params.get("n_draws", 1)
-    if isinstance(n_draws, int) and n_draws > MAX_N_DRAWS:
-        raise invalid_model(f"n_draws={n_draws} is above {MAX_N_DRAWS}")
-    hidden = params.get("hidden_layer_sizes")
-    if isinstance(hidden, list) and any(
-        isinstance(h, int) and h > MAX_LAYER_WIDTH for h in hidden
-    ):
-        raise invalid_model(f"a hidden layer is wider than {MAX_LAYER_WIDTH}")
-    estimator = Estimator(**params)
-    try:
-        estimator._validate_params()
+            estimator.device = "cpu"
+        resolve_device(estimator.device)
     except (TypeError, ValueError) as exc:
         raise invalid_model(str(exc).rstrip(".")) from None
     return estimator
@@ -369,15 +321,10 @@ def _net_state(part: dict, tensors: dict) -> dict:
     n_states = part["n_optimizer_states"]
     if not isinstance(n_states, int) or not 0 <= n_states <= 16 * MAX_HIDDEN_LAYERS:
         raise invalid_model("n_optimizer_states is not a count")
-    state = {
-        "module": {},
-        "module_dtype": part["module_dtype"],
-        "optimizer_state": [{} for _ in range(n_states)],
-        "optimizer_param_groups": part["optimizer_param_groups"],
-        "generators": {},
-        "history": part["history"],
-        "best_epoch": part["best_epoch"],
-    }
+    plain_part = ("module_dtype", "optimizer_param_groups", "history", "best_epoch")
+    state = {key: part[key] for key in plain_part}
+    state.update(module={}, generators={})
+    state["optimizer_state"] = [{} for _ in range(n_states)]
     for key, value in tensors.items():
         kind, _, name = key.partition(".")
         index, _, entry = name.partition(".")
@@ -407,12 +354,9 @@ def _from_file(file):
         tensors = load_tensors(header + data)
     except Exception as exc:  # safetensors raises its own error types
         raise invalid_model(f"safetensors cannot read it ({exc})") from None
-    fitted = part["fitted"]
-    if not isinstance(fitted, dict):
-        raise invalid_model("fitted is not a JSON object")
-    estimator._restore(fitted, _net_state(part, tensors))
+    estimator._restore(part["fitted"], _net_state(part, tensors))
     output_config = part["output_config"]
-    _expect_keys(output_config, set(), "output_config", {"transform"})
+    expect_keys(output_config, set(), "output_config", {"transform"})
     if output_config:
         container = output_config["transform"]
         if not hasattr(estimator, "set_output") or container not in _CONTAINERS:
@@ -427,15 +371,14 @@ def load(path):
     """Load an estimator written by :func:`save`, running no code from the file.
 
     The file is checked before anything is built, cheapest first: the header's
-    length (at most 64 MiB) and skvae signature, before the rest is read; every
-    parameter (as ``fit`` checks them, plus upper bounds such as ``n_draws``);
-    the SHA-256 of the tensors, which detects a truncated or corrupted file (not
-    a deliberately altered one: check files from untrusted sources with a
-    signature or hash you trust), and their layout, by safetensors; every fitted
-    attribute, against those the estimator declares; and the declared network,
-    built on the "meta" device (which allocates nothing), against the stored
-    tensors. A model saved with ``device="cuda"`` loads with ``device="cpu"``
-    (and a warning) where torch sees no GPU.
+    length (at most 64 MiB) and skvae signature; the parameters (as ``fit``
+    checks them, plus upper bounds such as ``n_draws``); the SHA-256 of the
+    tensors, which detects truncated or corrupted files (not deliberately altered
+    ones: check files from untrusted sources with a signature you trust); the
+    fitted attributes, against those the estimator declares; the tensors, against
+    the network those declare (built on the "meta" device, allocating nothing).
+    A model saved with ``device="cuda"`` loads on the CPU, with a warning, where
+    torch sees no GPU.
 
     Parameters
     ----------
@@ -445,15 +388,14 @@ def load(path):
     Returns
     -------
     estimator : VAETransformer, VAEOutlierDetector or VAEImputer
-        Fitted, giving the same outputs as the saved one, bit for bit on the same
-        device; ``partial_fit`` continues its training (Adam state, learning rate,
-        KL annealing, random generators) as the saved one would.
+        Fitted, giving the saved one's outputs; ``partial_fit`` goes on (Adam's
+        state, learning rate, KL annealing, generators) as the saved one would.
 
     Raises
     ------
-    skvae.exceptions.InvalidModelFile
-        A ``ValueError``: the file is not an skvae file, is truncated or
-        corrupted, has another format version, or describes an invalid model.
+    skvae.InvalidModelFile
+        A ``ValueError``: not an skvae file, truncated or corrupted, another
+        format version, or an invalid model.
 
     See Also
     --------
