@@ -605,10 +605,15 @@ class BaseVAE(BaseEstimator):
 
     def _restore(self, fitted: dict, net_state) -> None:
         """Set the fitted attributes and the net from saved values (pickle, skops,
-        :func:`skvae.load`), checked first against :attr:`_fitted_attributes`
-        and the net's state against them."""
+        :func:`skvae.load`), checked first: the parameters against
+        ``_parameter_constraints``, the fitted attributes against
+        ``_fitted_attributes`` and the net's state against them."""
         if net_state is None:
             raise invalid_model("it has fitted attributes but no network state")
+        try:
+            self._validate_params()
+        except (TypeError, ValueError) as exc:
+            raise invalid_model(str(exc).rstrip(".")) from None
         for name, value in check_fitted(self._fitted_attributes, fitted).items():
             setattr(self, name, value)
         try:

@@ -203,14 +203,15 @@ def save(estimator, path) -> None:
 
     Examples
     --------
-    >>> import io
+    >>> import os, tempfile
     >>> import numpy as np
     >>> import skvae
     >>> X = np.random.RandomState(0).normal(size=(50, 4))
     >>> vae = skvae.VAETransformer(max_epochs=3, random_state=0).fit(X)
-    >>> buffer = io.BytesIO()
-    >>> skvae.save(vae, buffer)
-    >>> loaded = skvae.load(io.BytesIO(buffer.getvalue()))
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = os.path.join(folder, "vae.skvae")
+    ...     skvae.save(vae, path)
+    ...     loaded = skvae.load(path)
     >>> bool(np.array_equal(loaded.transform(X), vae.transform(X)))
     True
     """
