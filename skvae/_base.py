@@ -95,7 +95,7 @@ BASE_PARAMETER_CONSTRAINTS: dict = {
 # against them (skvae._state.check_fitted), in this order. A list holds
 # constraints as in _parameter_constraints; a tuple (check, *names) a function
 # checking a structured value against attributes before it.
-_STEPS = Interval(Integral, 1, 2**31, closed="both")
+_POSITIVE_COUNT = Interval(Integral, 1, 2**31, closed="both")
 BASE_FITTED_ATTRIBUTES: dict = {
     "n_features_in_": [Interval(Integral, 1, MAX_FEATURES, closed="both")],
     "table_encoder_": (encoder_from_state, "n_features_in_"),
@@ -105,9 +105,9 @@ BASE_FITTED_ATTRIBUTES: dict = {
     "hidden_layer_sizes_": (layer_widths,),
     "output_activation_": [StrOptions({"identity", "sigmoid"})],
     "noise_model_": [StrOptions(set(NOISE_MODELS))],
-    "batch_size_": [_STEPS],
-    "max_epochs_": [_STEPS],
-    "n_iter_no_change_": [_STEPS],
+    "batch_size_": [_POSITIVE_COUNT],
+    "max_epochs_": [_POSITIVE_COUNT],
+    "n_iter_no_change_": [_POSITIVE_COUNT],
     "kl_warmup_epochs_": [Interval(Integral, 0, None, closed="left")],
     "n_iter_": [Interval(Integral, 0, None, closed="left")],
     "seed_": [Interval(Integral, 0, 2**32, closed="left")],
