@@ -4,9 +4,10 @@ pickle, ``skops.io`` and :func:`skvae.save` all store the fitted attributes an
 estimator declares (``_fitted_attributes``, beside its ``_parameter_constraints``)
 and its net's training state (:meth:`skvae._net.VAENet.export_state`), as NumPy
 arrays and JSON-like values. Reading them back, :func:`check_fitted` checks the
-attributes against their declarations and :func:`check_net_state` the net's state
-against the attributes, before any network is built: a state from an untrusted
-file is refused with :class:`~skvae.exceptions.InvalidModelFile`.
+attributes against their declarations and :func:`check_net_state` the network's
+tensors against the attributes, before any network is built (the net checks the
+rest of its state as it restores it): a state from an untrusted file is refused
+with :class:`~skvae.exceptions.InvalidModelFile`.
 """
 
 from __future__ import annotations
