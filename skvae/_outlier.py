@@ -128,6 +128,10 @@ default={score_method}
             StrOptions({"auto"}),
         ],
     }
+    _fitted_attributes: dict = {
+        **BaseVAE._fitted_attributes,
+        "offset_": [Interval(Real, None, None, closed="neither")],
+    }
     # Short training: generative models fit the typical samples first and the rare
     # ones later (Kim et al., ICLR 2024, "ODIM"), so an under-trained model leaves
     # the anomalies of a contaminated training set badly reconstructed.
