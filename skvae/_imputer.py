@@ -34,7 +34,7 @@ def check_missing_features(value, n_features_in: int) -> np.ndarray:
     >>> check_missing_features([2, 0], 3)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    skvae.exceptions.InvalidModelFile: Not a valid skvae model: missing_features_ ...
+    skvae.exceptions.InvalidModelFile: Not a valid skvae model file: missing_feat...
     """
     array = np.asarray(value) if isinstance(value, (list, np.ndarray)) else None
     valid = (
@@ -155,6 +155,10 @@ class VAEImputer(TransformerMixin, BaseVAE):
             Interval(Integral, 1, None, closed="left"),
             StrOptions({"auto"}),
         ],
+    }
+    _fitted_attributes: dict = {
+        **BaseVAE._fitted_attributes,
+        "missing_features_": (check_missing_features, "n_features_in_"),
     }
     _auto_max_steps = 2000
     _auto_patience_steps = 250
@@ -403,14 +407,6 @@ class VAEImputer(TransformerMixin, BaseVAE):
             return names
         indicator = [f"missingindicator_{names[j]}" for j in self.missing_features_]
         return np.concatenate([names, np.asarray(indicator, dtype=object)])
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        # After the base class, which checked n_features_in_.
-        if "missing_features_" in state:
-            self.missing_features_ = check_missing_features(
-                state["missing_features_"], self.n_features_in_
-            )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -25,8 +25,8 @@ import torch
 from sklearn.utils._param_validation import Interval, validate_parameter_constraints
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import BaseVAE, resolve_device
-from ._imputer import VAEImputer, check_missing_features
+from ._base import resolve_device
+from ._imputer import VAEImputer
 from ._outlier import VAEOutlierDetector
 from ._state import MAX_HIDDEN_LAYERS, expect_keys, plain
 from ._tabular import TableEncoder
@@ -52,13 +52,6 @@ _METADATA_KEYS = set(
     "estimator format_version skvae_version params fitted output_config tensor_sha256"
     " module_dtype n_optimizer_states optimizer_param_groups history best_epoch".split()
 )
-
-# VAEImputer's declaration, which belongs beside its _parameter_constraints in
-# _imputer.py (left to the lead, who edits that file concurrently).
-VAEImputer._fitted_attributes = {
-    **BaseVAE._fitted_attributes,
-    "missing_features_": (check_missing_features, "n_features_in_"),
-}
 
 #: The types ``skops.io.load`` must be told to trust to load a pipeline holding
 #: skvae estimators: ``skops.io.load(path, trusted=skvae.SKOPS_TRUSTED + [...])``.

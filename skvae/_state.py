@@ -21,7 +21,7 @@ import torch
 from sklearn.utils._param_validation import make_constraint
 
 from ._noise import upgrade_state_names
-from .exceptions import InvalidModelFile, invalid_model
+from .exceptions import invalid_model
 
 # Sane upper bounds for what a saved model may declare.
 MAX_FEATURES = 2**24
@@ -125,7 +125,7 @@ def check_fitted(declared: dict, fitted: dict) -> dict:
 
     A declaration is a list of constraints, as in ``_parameter_constraints``, or
     a tuple ``(check, *names)``: ``check(value, *values of the named attributes,
-    checked before)`` returns the attribute or raises ``ValueError``. An
+    checked before)`` returns the attribute or raises ``InvalidModelFile``. An
     attribute missing, unknown or not allowed raises ``InvalidModelFile``.
     """
     expect_keys(fitted, set(declared) - OPTIONAL_FITTED, "fitted", OPTIONAL_FITTED)
@@ -136,13 +136,7 @@ def check_fitted(declared: dict, fitted: dict) -> dict:
         value = fitted[name]
         if isinstance(declaration, tuple):
             check, *arguments = declaration
-            try:
-                checked[name] = check(value, *(checked[a] for a in arguments))
-            except InvalidModelFile:
-                raise
-            except ValueError as exc:  # the table encoder's and imputer's checks
-                reason = str(exc).removeprefix("Not a valid skvae model: ")
-                raise invalid_model(reason.rstrip(".")) from None
+            checked[name] = check(value, *(checked[a] for a in arguments))
             continue
         constraints = [make_constraint(c) for c in declaration]
         if not any(c.is_satisfied_by(value) for c in constraints):

@@ -8,8 +8,7 @@ import pytest
 import torch
 
 import skvae
-from skvae import VAEImputer, VAEOutlierDetector, VAETransformer
-from skvae import _generation
+from skvae import VAEImputer, VAEOutlierDetector, VAETransformer, _generation
 
 ESTIMATORS = [VAETransformer, VAEOutlierDetector, VAEImputer]
 FAST = dict(max_epochs=15, random_state=0)
@@ -48,12 +47,12 @@ def test_sample_returns_training_shape_and_dtype(Estimator, dtype):
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_sample_is_seeded_and_leaves_global_rngs_alone(Estimator):
     model = Estimator(**FAST).fit(correlated())
-    torch_state, numpy_state = torch.get_rng_state(), np.random.get_state()
+    torch_state, numpy_state = torch.get_rng_state(), np.random.get_state()  # noqa: NPY002
     first = model.sample(50, random_state=3)
     again = model.sample(50, random_state=np.random.RandomState(3))
     other = model.sample(50, random_state=4)
     assert torch.equal(torch.get_rng_state(), torch_state)
-    after = np.random.get_state()
+    after = np.random.get_state()  # noqa: NPY002
     assert after[0] == numpy_state[0] and np.array_equal(after[1], numpy_state[1])
     np.testing.assert_array_equal(first, again)
     assert not np.allclose(first, other)
