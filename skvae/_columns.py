@@ -203,7 +203,9 @@ class ColumnLayout:
                 self.numeric_observed(per_column),
                 torch.repeat_interleave(
                     per_column[:, self.n_numeric :],
-                    torch.tensor(self.cardinalities, device=per_column.device),
+                    torch.tensor(
+                        self.cardinalities, dtype=torch.long, device=per_column.device
+                    ),
                     dim=1,
                 ),
             ],

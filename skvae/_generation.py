@@ -290,6 +290,9 @@ def sampled_output(estimator, encoded: np.ndarray):
         return rows.astype(str(estimator._module_dtype()).split(".")[-1])
     if encoder is not None:
         frame = encoder.inverse_transform(encoded, as_frame=True)
+        if encoder.column_names_ is None and hasattr(estimator, "feature_names_in_"):
+            # A numeric-only table was validated as an array before encoding.
+            frame.columns = list(estimator.feature_names_in_)
         rows, names = frame, list(frame.columns)
     else:
         rows = encoded.astype(str(estimator._module_dtype()).split(".")[-1])

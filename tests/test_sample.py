@@ -118,6 +118,15 @@ def test_missing_cells_follow_the_training_rates():
     np.testing.assert_allclose(rows.isna().mean(), rate, atol=0.03)
 
 
+def test_missing_cells_on_numeric_data():
+    X = pd.DataFrame(correlated(), columns=list("abcd"))
+    X.loc[::4, "a"] = np.nan
+    rows = VAEImputer(**FAST).fit(X).sample(2000, random_state=0, missing_cells=True)
+    # Binomial standard error at n=2000 and p=0.25 is 0.01: 0.04 is 4 of them.
+    assert abs(rows["a"].isna().mean() - 0.25) < 0.04
+    assert not rows[["b", "c", "d"]].isna().any().any()
+
+
 def test_set_output_gives_frames_for_array_fits():
     model = VAETransformer(**FAST).fit(correlated())
     model.set_output(transform="pandas")
