@@ -150,6 +150,8 @@ def categorical_columns(frame: pd.DataFrame) -> list[str]:
 
 def conform(synthetic: pd.DataFrame, train: pd.DataFrame) -> pd.DataFrame:
     """The synthetic rows with the training columns, categoricals as object."""
+    if not isinstance(synthetic, pd.DataFrame):
+        synthetic = pd.DataFrame(synthetic, columns=train.columns)
     synthetic = synthetic[list(train.columns)].reset_index(drop=True)
     for c in train.columns:
         if train[c].dtype == object:
@@ -274,7 +276,9 @@ def dcr_encoder(train: pd.DataFrame):
     numeric = [c for c in train.columns if train[c].dtype != object]
     categorical = categorical_columns(train)
     mean = train[numeric].astype(float).mean()
-    std = train[numeric].astype(float).std().replace(0, 1).fillna(1)
+    std = train[numeric].astype(float).std()
+    # A constant column's std is 0 or rounding noise: leave it in raw units.
+    std[train[numeric].nunique() <= 1] = 1.0
     holey = [c for c in numeric if train[c].isna().any()]
     levels = {
         c: sorted(train[c].fillna("<missing>").unique(), key=str) for c in categorical
