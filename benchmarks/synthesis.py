@@ -428,6 +428,11 @@ def skvae_rows(tables, seeds, max_rows, epochs, params):
 METRICS = ["quality", "shapes", "pairs", "c2st", "ml", "ml_real", "dcr_ratio"]
 
 
+def blank_nan(table: str) -> str:
+    """A markdown table with its NaN cells (no target) left empty."""
+    return table.replace("| nan ", "|  ").replace("| nan |", "|  |")
+
+
 def part_section(part, names, results):
     """The per-table table, the part's means and its TARGETS lines."""
     sub = results[results["table"].isin(names)]
@@ -440,10 +445,10 @@ def part_section(part, names, results):
     body = "\n\n".join(
         [
             f"Tables: {', '.join(names)}. Means over the seeds.",
-            markdown(means),
+            blank_nan(markdown(means)),
             "Means over the part's tables (ml: over the tables with a target; "
             "seconds: fit + sample per table):",
-            markdown(part_means),
+            blank_nan(markdown(part_means)),
         ]
     )
     lines = []
@@ -604,9 +609,12 @@ def main(argv=None):
     report.extend(["## Targets", "\n".join(f"- {t}" for t in targets)])
     print("\nTargets\n" + "\n".join(targets), flush=True)
     wall = (time.perf_counter() - started) / 60
+    spent = results.groupby("peer")["seconds"].sum() / 60
     report.append(
-        f"Wall time of this run: {wall:.1f} min (cached peer rows cost nothing here; "
-        "their fit + sample seconds are in the tables)."
+        f"Wall time of this run: {wall:.1f} min (cached peer rows cost nothing here). "
+        "Fit + sample minutes summed over tables and seeds: "
+        + ", ".join(f"{peer} {m:.1f}" for peer, m in spent.items())
+        + "."
     )
     print(report[-1], flush=True)
     if out_dir is not None:
