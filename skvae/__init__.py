@@ -4,10 +4,11 @@ from ._imputer import VAEImputer
 from ._outlier import VAEOutlierDetector
 from ._persistence import SKOPS_TRUSTED, load, save
 from ._transformer import VAETransformer
-from .exceptions import TrainingDivergedError
+from .exceptions import InvalidModelFile, TrainingDivergedError
 
 __all__ = [
     "SKOPS_TRUSTED",
+    "InvalidModelFile",
     "TrainingDivergedError",
     "VAEImputer",
     "VAEOutlierDetector",

@@ -17,17 +17,30 @@ from sklearn.utils._param_validation import (
     StrOptions,
 )
 from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import Callback, EarlyStopping, LRScheduler, ProgressBar
-from skorch.history import History
+from skorch.callbacks import Callback, EarlyStopping
 
 from ._calibration import full_noise_possible
 from ._checks import narrowing_overflow_error
+from ._generation import LATENT_PRIORS, draw_encoded, fit_sampler, sampled_output
 from ._linear_start import start_at_ppca
 from ._module import ACTIVATIONS, VAEModule
-from ._net import VAENet, ValidationSplit, is_streaming
+from ._net import (
+    DEFAULT_CALLBACKS,
+    VAENet,
+    ValidationSplit,
+    is_streaming,
+    seeded_generators,
+)
 from ._noise import NOISE_MODELS
 from ._scores import SCORES, SeededDraws, reconstruction_nll
-from ._state import best_epoch, check_net_state, json_safe, plain_value
+from ._state import (
+    MAX_FEATURES,
+    MAX_LAYER_WIDTH,
+    check_fitted,
+    check_net_state,
+    column_names,
+    layer_widths,
+)
 from ._tabular import (
     check_layout,
     encoder_from_state,
@@ -37,8 +50,7 @@ from ._tabular import (
     validate_table,
 )
 from ._warm_start import continue_training, reusable_module
-from .callbacks import EarlyStoppingFromStart, KLAnnealing
-from .exceptions import TrainingDivergedError
+from .exceptions import TrainingDivergedError, invalid_model
 
 _FLOAT_DTYPES = (np.float64, np.float32)
 _TORCH_DTYPES = {
@@ -77,6 +89,30 @@ BASE_PARAMETER_CONSTRAINTS: dict = {
     "random_state": ["random_state"],
     "verbose": ["verbose"],
     "categorical_features": ["array-like", StrOptions({"from_dtype"}), None],
+    "latent_prior": [StrOptions(set(LATENT_PRIORS))],
+}
+
+# The fitted attributes every estimator has (besides net_ and history_), with
+# the values each may take: pickle, skops and skvae.load check a saved model's
+# against them (skvae._state.check_fitted), in this order. A list holds
+# constraints as in _parameter_constraints; a tuple (check, *names) a function
+# checking a structured value against attributes before it.
+_POSITIVE_COUNT = Interval(Integral, 1, 2**31, closed="both")
+BASE_FITTED_ATTRIBUTES: dict = {
+    "n_features_in_": [Interval(Integral, 1, MAX_FEATURES, closed="both")],
+    "table_encoder_": (encoder_from_state, "n_features_in_"),
+    "feature_names_in_": (column_names, "n_features_in_", "table_encoder_"),
+    "module_layout_": (check_layout, "table_encoder_", "n_features_in_"),
+    "n_components_": [Interval(Integral, 1, MAX_LAYER_WIDTH, closed="both")],
+    "hidden_layer_sizes_": (layer_widths,),
+    "output_activation_": [StrOptions({"identity", "sigmoid"})],
+    "noise_model_": [StrOptions(set(NOISE_MODELS))],
+    "batch_size_": [_POSITIVE_COUNT],
+    "max_epochs_": [_POSITIVE_COUNT],
+    "n_iter_no_change_": [_POSITIVE_COUNT],
+    "kl_warmup_epochs_": [Interval(Integral, 0, None, closed="left")],
+    "n_iter_": [Interval(Integral, 0, None, closed="left")],
+    "seed_": [Interval(Integral, 0, 2**32, closed="left")],
 }
 
 
@@ -195,20 +231,6 @@ def draw_seed(random_state) -> int:
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
-def make_generators(seed: int, device: torch.device):
-    """Three independent generators: weight initialisation (CPU, where modules are
-    built), shuffling and training noise (on the training device).
-
-    Explicit generators, never torch's global one, keep the caller's random state
-    untouched and make fits reproducible when several run at once in threads.
-    """
-    seeds = np.random.SeedSequence(seed).generate_state(3)
-    init = torch.Generator().manual_seed(int(seeds[0]))
-    shuffle = torch.Generator(device=device).manual_seed(int(seeds[1]))
-    noise = torch.Generator(device=device).manual_seed(int(seeds[2]))
-    return init, shuffle, noise
-
-
 def to_tensor(X: np.ndarray) -> torch.Tensor:
     """Share memory with ``X`` when torch may (writeable, contiguous), else copy."""
     if not X.flags.writeable or not X.flags.c_contiguous:
@@ -254,6 +276,7 @@ class BaseVAE(BaseEstimator):
     """
 
     _parameter_constraints: dict = dict(BASE_PARAMETER_CONSTRAINTS)
+    _fitted_attributes: dict = dict(BASE_FITTED_ATTRIBUTES)
     _auto_max_steps: int = 4000
     # A cap, in epochs, on the "auto" budget (None: none). On small data a step
     # budget is many passes over every row; a cap in passes bounds how often each
@@ -290,28 +313,11 @@ class BaseVAE(BaseEstimator):
         else:
             self.kl_warmup_epochs_ = self.kl_warmup_epochs
 
-    def _make_callbacks(self, monitor: str, early_stopping: bool) -> list:
-        """Default training callbacks, with the user's added or swapped in by name."""
-        named = {}
-        if self.kl_warmup_epochs_ > 0:
-            named["kl_annealing"] = KLAnnealing(n_epochs=self.kl_warmup_epochs_)
-        if early_stopping:
-            named["early_stopping"] = EarlyStoppingFromStart(
-                monitor=monitor,
-                patience=self.n_iter_no_change_,
-                threshold=self.tol,
-                load_best=True,
-            )
-        if self.reduce_lr_on_plateau:
-            named["lr_scheduler"] = LRScheduler(
-                policy=torch.optim.lr_scheduler.ReduceLROnPlateau,
-                monitor=monitor,
-                patience=max(1, self.n_iter_no_change_ // 2),
-                factor=0.5,
-            )
-        if self.verbose >= 2:
-            named["progress_bar"] = ProgressBar()
-        unnamed = []
+    def _user_callbacks(self, early_stopping: bool) -> dict:
+        """The ``callbacks`` parameter as :class:`VAENet` arguments: copies of the
+        user's callbacks, each (name, callback) tuple named like a default callback
+        taking its place (skorch's ``callbacks__<name>``)."""
+        named, unnamed = {}, []
         for callback in self.callbacks or []:
             name, callback = (
                 callback if isinstance(callback, tuple) else (None, callback)
@@ -330,7 +336,13 @@ class BaseVAE(BaseEstimator):
                 unnamed.append(callback)
             else:
                 named[name] = callback
-        return list(named.items()) + unnamed
+        added = [(n, c) for n, c in named.items() if n not in DEFAULT_CALLBACKS]
+        return {
+            "callbacks": added + unnamed,
+            **{
+                f"callbacks__{n}": c for n, c in named.items() if n in DEFAULT_CALLBACKS
+            },
+        }
 
     def _fit(self, X):
         # A failed (re)fit must leave no usable model behind, not a stale or NaN
@@ -365,7 +377,7 @@ class BaseVAE(BaseEstimator):
                 "refit with batch_norm=False."
             )
         if not is_streaming(self.net_):
-            self.net_ = self._import_net(self._export_net(self.net_))
+            self.net_ = self._import_net(self.net_.export_state())
             self.history_ = self.net_.history
         net = self.net_
         # The shuffling and noise generators carry on from the last call, so a
@@ -385,49 +397,13 @@ class BaseVAE(BaseEstimator):
         (up to ``max_epochs``, early stopping allowed), an int is a first
         ``partial_fit`` call. With ``warm_start``, ``previous_net``'s weights are
         trained further when the architecture still fits."""
-        n_samples, n_features = X.shape
-        self.module_layout_ = module_layout(self.table_encoder_, X)
-        n_components = self._resolve_n_components(self.n_features_in_)
-        if self.hidden_layer_sizes is None:
-            hidden = auto_hidden_layer_sizes(n_features, n_components)
-        else:
-            hidden = _check_hidden_layer_sizes(self, self.hidden_layer_sizes)
-        output_activation = self.output_activation
-        if output_activation == "auto":
-            numeric = self.module_layout_.numeric(X)
-            in_unit_interval = (
-                self.table_encoder_ is None
-                and np.nanmin(numeric) >= 0.0
-                and np.nanmax(numeric) <= 1.0
-            )
-            output_activation = "sigmoid" if in_unit_interval else "identity"
-        batch_size = (
-            auto_batch_size(n_samples) if self.batch_size == "auto" else self.batch_size
-        )
-        device = resolve_device(self.device)
-        seed = draw_seed(self.random_state)
         early_stopping = epochs is None and self.early_stopping
-        n_valid = (
-            ValidationSplit.n_valid(n_samples, self.validation_fraction)
-            if early_stopping
-            else 0
-        )
-        self._resolve_schedule(n_samples - n_valid, batch_size)
-        n_train = n_samples - n_valid
-        if self.batch_norm and min(n_train, batch_size) < 2:
-            raise ValueError(
-                "batch_norm=True needs at least 2 rows in every training batch; got "
-                f"{n_train} training row(s) and batch_size={batch_size}. Use "
-                "batch_norm=False, a batch_size >= 2 or more samples."
-            )
-        self.n_components_ = n_components
-        self.hidden_layer_sizes_ = hidden
-        self.output_activation_ = output_activation
+        self._resolve_network(X)
+        device = resolve_device(self.device)
+        n_valid = self._resolve_training(len(X), early_stopping)
         self.noise_model_ = resolve_noise_model(
             self.noise_model, self.module_layout_.numeric(X)
         )
-        self.batch_size_ = batch_size
-        self.seed_ = seed
         dtype = _TORCH_DTYPES[X.dtype]
         module = (
             reusable_module(previous_net, self._module_params(), dtype, device)
@@ -436,14 +412,7 @@ class BaseVAE(BaseEstimator):
         )
         warm = module is not None
         if not warm:
-            init_generator, _, _ = make_generators(seed, device)
-            module = self._build_module(init_generator, dtype).to(device)
-            with np.errstate(over="ignore"):  # huge inputs: diverge clearly later
-                module.set_feature_variance(
-                    torch.from_numpy(numeric_variance(X, self.module_layout_))
-                )
-            if self.linear_path:
-                start_at_ppca(module, X, self.beta, seed)
+            module = self._starting_module(X, device)
         net = self._build_net(
             module, early_stopping=early_stopping, validate=n_valid > 0, device=device
         )
@@ -459,6 +428,67 @@ class BaseVAE(BaseEstimator):
         self.net_ = net
         self._calibrate_noise(X)
 
+    def _resolve_network(self, X: np.ndarray) -> None:
+        """Set the fitted attributes that shape the network for ``X``: its columns
+        (``module_layout_``), latent size, hidden layers and output activation."""
+        self.module_layout_ = module_layout(self.table_encoder_, X)
+        self.n_components_ = self._resolve_n_components(self.n_features_in_)
+        if self.hidden_layer_sizes is None:
+            self.hidden_layer_sizes_ = auto_hidden_layer_sizes(
+                X.shape[1], self.n_components_
+            )
+        else:
+            self.hidden_layer_sizes_ = _check_hidden_layer_sizes(
+                self, self.hidden_layer_sizes
+            )
+        self.output_activation_ = self.output_activation
+        if self.output_activation == "auto":
+            numeric = self.module_layout_.numeric(X)
+            in_unit_interval = (
+                self.table_encoder_ is None
+                and np.nanmin(numeric) >= 0.0
+                and np.nanmax(numeric) <= 1.0
+            )
+            self.output_activation_ = "sigmoid" if in_unit_interval else "identity"
+
+    def _resolve_training(self, n_samples: int, early_stopping: bool) -> int:
+        """Set the fitted attributes that shape training on ``n_samples`` rows
+        (batch size, seed, epochs, patience, KL warm-up); return how many of the
+        rows are held out for validation."""
+        batch_size = self.batch_size
+        self.batch_size_ = (
+            auto_batch_size(n_samples) if batch_size == "auto" else batch_size
+        )
+        self.seed_ = draw_seed(self.random_state)
+        n_valid = (
+            ValidationSplit.n_valid(n_samples, self.validation_fraction)
+            if early_stopping
+            else 0
+        )
+        n_train = n_samples - n_valid
+        self._resolve_schedule(n_train, self.batch_size_)
+        if self.batch_norm and min(n_train, self.batch_size_) < 2:
+            raise ValueError(
+                "batch_norm=True needs at least 2 rows in every training batch; got "
+                f"{n_train} training row(s) and batch_size={self.batch_size_}. Use "
+                "batch_norm=False, a batch_size >= 2 or more samples."
+            )
+        return n_valid
+
+    def _starting_module(self, X: np.ndarray, device) -> VAEModule:
+        """A new network for ``X`` with weights drawn from ``seed_``, the numeric
+        columns' variances (the learned noise variances' floor) and, with
+        ``linear_path``, probabilistic PCA's solution."""
+        init_generator, _, _ = seeded_generators(self.seed_, device)
+        module = self._build_module(init_generator, _TORCH_DTYPES[X.dtype]).to(device)
+        with np.errstate(over="ignore"):  # huge inputs: diverge clearly later
+            module.set_feature_variance(
+                torch.from_numpy(numeric_variance(X, self.module_layout_))
+            )
+        if self.linear_path:
+            start_at_ppca(module, X, self.beta, self.seed_)
+        return module
+
     def _calibrate_noise(self, X: np.ndarray) -> None:
         """Fit what the noise model fits after training (the full covariance) to
         the decoder's residuals on ``X``."""
@@ -473,13 +503,15 @@ class BaseVAE(BaseEstimator):
         self.net_.module_.noise.calibrate(
             residuals, layout.numeric(X), self.seed_, type(self).__name__
         )
+        # A seed of its own, so that fitting the sampler changes no other draw.
+        fit_sampler(self.net_.module_, X, self.latent_prior, self.seed_ + 1)
 
     @property
     def best_epoch_(self) -> int | None:
         """The epoch whose weights early stopping restored (0: the starting weights,
         which no epoch beat), or None."""
         check_is_fitted(self)
-        return best_epoch(self.net_)
+        return self.net_.best_epoch()
 
     # -- the one builder: fit, partial_fit, warm start and load use it -------------
 
@@ -512,103 +544,41 @@ class BaseVAE(BaseEstimator):
     def _build_net(
         self, module, *, early_stopping: bool, validate: bool, device
     ) -> VAENet:
-        """The skorch net training ``module``: the only place a net is built.
-
-        Its generators are seeded from ``seed_``; :meth:`_import_net` sets their
-        state when training goes on from a saved point.
-        """
-        _, shuffle_generator, noise_generator = make_generators(self.seed_, device)
-        module.set_generator(noise_generator)
-        return VAENet(
+        """The skorch net training ``module``: the only place a net is built."""
+        return VAENet.seeded(
             module,
+            self.seed_,
+            device,
             beta=self.beta,
             trim_fraction=self.trim_fraction,
             lr=self.lr,
             max_epochs=self.max_epochs_,
             batch_size=self.batch_size_,
-            iterator_train__generator=shuffle_generator,
             train_split=ValidationSplit(self.validation_fraction, self.seed_)
             if validate
             else None,
-            callbacks=self._make_callbacks(
-                "valid_loss" if validate else "train_loss", early_stopping
-            ),
-            device=device,
+            kl_warmup_epochs=self.kl_warmup_epochs_,
+            early_stopping=early_stopping,
+            patience=self.n_iter_no_change_,
+            tol=self.tol,
+            reduce_lr_on_plateau=self.reduce_lr_on_plateau,
             verbose=self.verbose,
+            **self._user_callbacks(early_stopping),
             **{f"module__{key}": value for key, value in module.init_params.items()},
         )
 
-    def _export_net(self, net) -> dict:
-        """The net's whole training state as NumPy arrays and plain Python values:
-        weights and buffers, Adam's state and learning rate, generator states and
-        history. What pickle, skops and :func:`skvae.save` store."""
-        optimizer = net.optimizer_.state_dict()
-        n_params = len(list(net.module_.parameters()))
-        return {
-            "module": {
-                name: tensor.detach().cpu().numpy().copy()
-                for name, tensor in net.module_.state_dict().items()
-            },
-            "module_dtype": str(next(net.module_.parameters()).dtype).split(".")[-1],
-            "optimizer_state": [
-                {
-                    key: value.detach().cpu().numpy().copy()
-                    for key, value in optimizer["state"].get(index, {}).items()
-                }
-                for index in range(n_params)
-            ],
-            "optimizer_param_groups": [
-                {key: plain_value(value) for key, value in group.items()}
-                for group in optimizer["param_groups"]
-            ],
-            "generators": {
-                "shuffle": net.iterator_train__generator.get_state().numpy().copy(),
-                "noise": net.module_.generator.get_state().numpy().copy(),
-            },
-            "history": [json_safe(dict(row)) for row in net.history],
-            "best_epoch": best_epoch(net),
-        }
-
-    def _import_net(self, state: dict):
-        """A streaming net (no validation split, no early stopping) continuing
-        from ``state`` as :meth:`_export_net` wrote it, checked first against the
-        fitted attributes (:func:`skvae._state.check_net_state`)."""
+    def _import_net(self, state: dict) -> VAENet:
+        """A streaming net (no validation split, no early stopping) going on from
+        ``state`` (:meth:`VAENet.export_state`), checked first against the fitted
+        attributes (:func:`skvae._state.check_net_state`)."""
+        module_tensors, dtype = check_net_state(self, state)
         device = resolve_device(self.device)
-        module_state, dtype = check_net_state(self, state)
-        module = self._build_module(None, dtype, meta=True).to_empty(device="cpu")
-        module.load_state_dict(module_state)
+        module = self._build_module(None, dtype, meta=True).to_empty(device=device)
         net = self._build_net(
-            module.to(device), early_stopping=False, validate=False, device=device
+            module, early_stopping=False, validate=False, device=device
         )
         net.initialize()
-        net.history = History(state["history"])
-        net.best_epoch_ = state["best_epoch"]
-        groups = [dict(group) for group in state["optimizer_param_groups"]]
-        for group in groups:
-            if isinstance(group.get("betas"), list):
-                group["betas"] = tuple(group["betas"])
-        net.optimizer_.load_state_dict(
-            {
-                "state": {
-                    index: {
-                        key: torch.from_numpy(np.array(value)).to(device)
-                        for key, value in entry.items()
-                    }
-                    for index, entry in enumerate(state["optimizer_state"])
-                    if entry
-                },
-                "param_groups": groups,
-            }
-        )
-        for name, generator in (
-            ("shuffle", net.iterator_train__generator),
-            ("noise", net.module_.generator),
-        ):
-            saved = torch.from_numpy(np.array(state["generators"][name], np.uint8))
-            # A generator of another device type has another state size; it then
-            # restarts from seed_.
-            if saved.numel() == generator.get_state().numel():
-                generator.set_state(saved)
+        net.restore_state(state, module_tensors)
         return net
 
     def __getstate__(self):
@@ -616,39 +586,47 @@ class BaseVAE(BaseEstimator):
         state = dict(super().__getstate__())
         state.pop("history_", None)
         net = state.pop("net_", None)
-        if net is not None:
-            state["_net_state"] = self._export_net(net)
-        if state.get("table_encoder_") is not None:
+        fitted = {k: state.pop(k) for k in self._fitted_attributes if k in state}
+        if net is None:
+            return state  # not fitted: what a failed fit set is no model
+        if fitted["table_encoder_"] is not None:
             try:
-                state["table_encoder_"] = encoder_state(state["table_encoder_"])
+                fitted["table_encoder_"] = encoder_state(fitted["table_encoder_"])
             except TypeError:  # categories JSON cannot hold: pickle keeps them
                 pass
-        if "module_layout_" in state:
-            state["module_layout_"] = state["module_layout_"].state()
-        return state
+        fitted["module_layout_"] = fitted["module_layout_"].state()
+        return {**state, **fitted, "_net_state": net.export_state()}
 
     def __setstate__(self, state):
         state = dict(state)
         net_state = state.pop("_net_state", None)
-        if "module_layout_" in state:
-            n_features_in = state.get("n_features_in_")
-            if (
-                isinstance(n_features_in, bool)
-                or not isinstance(n_features_in, Integral)
-                or n_features_in < 1
-            ):
-                raise ValueError(
-                    "Not a valid skvae model: n_features_in_ must be an integer >= 1."
-                )
-            encoder = encoder_from_state(state.get("table_encoder_"), n_features_in)
-            state["table_encoder_"] = encoder
-            state["module_layout_"] = check_layout(
-                state["module_layout_"], encoder, n_features_in
-            )
+        fitted = {
+            k: state.pop(k) for k in list(state) if k.endswith("_") and k[0] != "_"
+        }
         super().__setstate__(state)
-        if net_state is not None:
+        if fitted or net_state is not None:
+            self._restore(fitted, net_state)
+
+    def _restore(self, fitted: dict, net_state) -> None:
+        """Set the fitted attributes and the net from saved values (pickle, skops,
+        :func:`skvae.load`), checked first: the parameters against
+        ``_parameter_constraints``, the fitted attributes against
+        ``_fitted_attributes`` and the net's state against them."""
+        if net_state is None:
+            raise invalid_model("it has fitted attributes but no network state")
+        try:
+            self._validate_params()
+        except (TypeError, ValueError) as exc:
+            raise invalid_model(str(exc).rstrip(".")) from None
+        for name, value in check_fitted(self._fitted_attributes, fitted).items():
+            setattr(self, name, value)
+        try:
             self.net_ = self._import_net(net_state)
-            self.history_ = self.net_.history
+        except (TypeError, KeyError, RuntimeError) as exc:
+            raise invalid_model(
+                f"its network state cannot be restored ({exc})"
+            ) from None
+        self.history_ = self.net_.history
 
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "net_")
@@ -805,6 +783,73 @@ class BaseVAE(BaseEstimator):
             mean = np.sum(values / len(values))
         return -float(mean)
 
+    def sample(
+        self,
+        n_samples: int = 1,
+        random_state=None,
+        *,
+        add_noise: bool = True,
+        missing_cells: bool = False,
+    ):
+        """Generate new rows from the fitted model.
+
+        Draws ``z`` from the latent prior (``latent_prior``), decodes it and draws
+        ``x`` from ``p(x | z)``: the fitted noise model around the decoder's output
+        for numeric columns, one category from each categorical column's softmax.
+        See "Generating data" in the user guide.
+
+        Parameters
+        ----------
+        n_samples : int >= 1, default=1
+            Number of rows. Drawn in blocks of 65,536, so memory beyond the
+            result stays bounded.
+        random_state : int, RandomState instance or None, default=None
+            Seeds the draws, with a generator of its own: torch's and numpy's
+            global random states are neither used nor changed. None takes a fresh
+            seed from the operating system.
+        add_noise : bool, default=True
+            False returns ``E[x | z]`` for numeric columns and each categorical
+            column's most probable category instead of draws.
+        missing_cells : bool, default=False
+            Blank each column's cells independently at the rate they were missing
+            in the training data (missing completely at random). Integer columns
+            with a blank cell come back as floats, as pandas reads them.
+
+        Returns
+        -------
+        X : ndarray or DataFrame of shape (n_samples, n_features_in_)
+            In the training data's space and type: a DataFrame with its column
+            names, dtypes and categories when fitted on one (or when
+            ``set_output(transform="pandas")`` or ``"polars"`` asks for it), else
+            an array of the training dtype (an object array with categorical
+            columns).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skvae import VAETransformer
+        >>> X = np.random.RandomState(0).normal(size=(200, 3))
+        >>> vae = VAETransformer(n_components=2, max_epochs=5, random_state=0).fit(X)
+        >>> vae.sample(4, random_state=0).shape
+        (4, 3)
+        >>> bool((vae.sample(4, random_state=0) == vae.sample(4, random_state=0)).all())
+        True
+        """
+        check_is_fitted(self)
+        if (
+            not isinstance(n_samples, Integral)
+            or isinstance(n_samples, bool)
+            or n_samples < 1
+        ):
+            raise ValueError(f"n_samples must be an integer >= 1, got {n_samples!r}.")
+        module = self.net_.module_
+        device = next(module.parameters()).device
+        generator = torch.Generator(device=device).manual_seed(draw_seed(random_state))
+        encoded = draw_encoded(
+            module, int(n_samples), generator, bool(add_noise), bool(missing_cells)
+        )
+        return sampled_output(self, encoded)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
@@ -949,6 +994,13 @@ default={noise_model}
         ``n_iter_`` go on counting, the Adam state and learning-rate schedule
         restart. If the number of features or the network's layers changed,
         ``fit`` starts afresh.
+    latent_prior : {{"mixture", "standard"}}, default={latent_prior}
+        The latent distribution :meth:`sample` draws from. "mixture" is a Gaussian
+        mixture (up to 10 components, fewer on small data) fitted after training to the
+        training rows' latent codes, an estimate of the aggregate posterior, which
+        a trained VAE's ``N(0, I)`` prior is not (see "Generating data" in the
+        user guide); "standard" is ``N(0, I)``. Scores and transforms do not
+        depend on it.
     device : {{"cpu", "cuda", "auto"}} or torch.device, default={device}
         Where training and inference run; "auto" takes a GPU when torch sees one.
     random_state : int, RandomState instance or None, default={random_state}

@@ -77,6 +77,8 @@ class CategoricalHead:
 
     def mode(self, logits: torch.Tensor) -> torch.Tensor:
         """The most probable category of each column, one-hot."""
+        if not self.cardinalities:
+            return logits[:, :0]
         return torch.cat(
             [
                 torch.nn.functional.one_hot(block.argmax(dim=1), len(block[0])).to(
@@ -95,7 +97,7 @@ class CategoricalHead:
         for block in _split(logits, self.cardinalities):
             index = torch.multinomial(block.softmax(dim=1), 1, generator=generator)
             draws.append(torch.zeros_like(block).scatter_(1, index, 1.0))
-        return torch.cat(draws, dim=1)
+        return torch.cat(draws, dim=1) if draws else logits[:, :0]
 
 
 @dataclass(frozen=True)
@@ -190,6 +192,21 @@ class ColumnLayout:
         return torch.repeat_interleave(
             ~observed[:, self.n_numeric :],
             torch.tensor(self.cardinalities, device=observed.device),
+            dim=1,
+        )
+
+    def cell_mask(self, per_column: torch.Tensor) -> torch.Tensor:
+        """A per-column mask, shape (n_samples, n_columns), spread over the
+        encoded layout: each categorical column's value over its one-hot block."""
+        return torch.cat(
+            [
+                self.numeric_observed(per_column),
+                torch.repeat_interleave(
+                    per_column[:, self.n_numeric :],
+                    torch.tensor(self.cardinalities, device=per_column.device),
+                    dim=1,
+                ),
+            ],
             dim=1,
         )
 

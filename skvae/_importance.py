@@ -9,19 +9,28 @@ average a consistent estimate of the conditional mean as the number of draws gro
 (self-normalised importance sampling; Mattei & Frellsen, ICML 2019, "MIWAE").
 Decoding the posterior mean alone is the plug-in ``E[x_m | z = E[z | x_o]]``, which
 is biased wherever the decoder is not linear.
+
+For multiple imputation (``sample_posterior=True``) the same weights pick one
+draw instead (sampling importance resampling: draw ``l`` with probability
+``w_l / sum_k w_k``, kept as a running choice, a weighted reservoir of size one),
+and the missing cells are drawn from ``p(x_m | z_l)``.
 """
 
 from __future__ import annotations
 
 import torch
 
+from ._generation import draw_given_decoded
 from ._loss import cell_nll
 from ._scores import RunningLogSumExp
 
 
-def importance_weighted_fill(module, x: torch.Tensor, draws) -> torch.Tensor:
+def importance_weighted_fill(
+    module, x: torch.Tensor, draws, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """``x`` with each missing cell replaced by its importance-weighted conditional
-    mean; observed cells unchanged.
+    mean (with ``generator``: a draw from the conditional); observed cells
+    unchanged.
 
     ``draws`` holds the standard-normal vectors (a tensor or a
     :class:`~skvae._scores.SeededDraws`), the same for every row, so a row's result
@@ -47,7 +56,7 @@ def importance_weighted_fill(module, x: torch.Tensor, draws) -> torch.Tensor:
     mean, log_var = module.encode(start, observed)
     std = torch.exp(0.5 * log_var)
     noise = module.noise.score_noise()
-    total = RunningLogSumExp()
+    total, chosen = RunningLogSumExp(), None
     for eps in draws:
         z = mean + std * eps
         reconstruction = module.decode(z)
@@ -59,5 +68,19 @@ def importance_weighted_fill(module, x: torch.Tensor, draws) -> torch.Tensor:
             + 0.5 * eps.square().sum()
             + 0.5 * log_var.sum(dim=1)
         )
-        total.add(log_weight, module.layout.expected_value(reconstruction))
-    return module.layout.replace_missing(x, total.weighted_mean(), observed)
+        if generator is None:
+            total.add(log_weight, module.layout.expected_value(reconstruction))
+            continue
+        total.add(log_weight)
+        candidate = draw_given_decoded(module, reconstruction, generator)
+        uniform = torch.rand(
+            len(x), generator=generator, dtype=log_weight.dtype, device=x.device
+        )
+        keep = uniform < torch.exp(log_weight - total.log_sum())
+        chosen = (
+            candidate
+            if chosen is None
+            else torch.where(keep[:, None], candidate, chosen)
+        )
+    estimate = total.weighted_mean() if generator is None else chosen
+    return module.layout.replace_missing(x, estimate, observed)

@@ -5,14 +5,16 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
+import torch
 from sklearn.base import TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
-from ._base import _FLOAT_DTYPES, BaseVAE, fill_parameter_docs
+from ._base import _FLOAT_DTYPES, BaseVAE, draw_seed, fill_parameter_docs
 from ._importance import importance_weighted_fill
 from ._tabular import _is_dataframe, validate_table
+from .exceptions import invalid_model
 
 
 def _is_nan(value) -> bool:
@@ -32,7 +34,7 @@ def check_missing_features(value, n_features_in: int) -> np.ndarray:
     >>> check_missing_features([2, 0], 3)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: Not a valid skvae model: missing_features_ must be increasing ...
+    skvae.exceptions.InvalidModelFile: Not a valid skvae model file: missing_feat...
     """
     array = np.asarray(value) if isinstance(value, (list, np.ndarray)) else None
     valid = (
@@ -44,9 +46,8 @@ def check_missing_features(value, n_features_in: int) -> np.ndarray:
         valid = array[0] >= 0 and array[-1] < n_features_in
         valid = valid and bool((np.diff(array) > 0).all())
     if not valid:
-        raise ValueError(
-            "Not a valid skvae model: missing_features_ must be increasing column "
-            f"indices below {n_features_in}."
+        raise invalid_model(
+            f"missing_features_ must be increasing column indices below {n_features_in}"
         )
     return array.astype(np.intp)
 
@@ -92,6 +93,17 @@ class VAEImputer(TransformerMixin, BaseVAE):
         decoding weighted by ``p(x_obs|z) p(z) / q(z|x_obs)``. The draws are fixed
         by ``random_state``, so ``transform`` is deterministic. 0 uses the
         pseudo-Gibbs passes of ``n_iter`` instead.
+    sample_posterior : bool, default=False
+        Draw each missing cell from its conditional distribution given the row's
+        observed cells instead of filling its conditional mean, as
+        :class:`~sklearn.impute.IterativeImputer` does with the same name: for
+        multiple imputation (Rubin's rules), each ``random_state`` gives one
+        imputation. Sampling importance resampling (Mattei & Frellsen 2019): one
+        of the ``n_draws`` latent draws is picked with probability proportional
+        to its importance weight, and the missing cells are drawn from
+        ``p(x_mis | z)`` under the fitted noise model and categorical head.
+        The draws come from a generator seeded by ``random_state`` at each
+        ``transform`` (None: fresh ones each call). Needs ``n_draws >= 1``.
     n_components : int >= 1 or "auto", default="auto"
         Dimension of the latent space; "auto" is ``min(max(1, n_features // 2), 10)``.
 {common}
@@ -138,10 +150,15 @@ class VAEImputer(TransformerMixin, BaseVAE):
         "add_indicator": ["boolean"],
         "n_iter": [Interval(Integral, 0, None, closed="left")],
         "n_draws": [Interval(Integral, 0, None, closed="left")],
+        "sample_posterior": ["boolean"],
         "n_components": [
             Interval(Integral, 1, None, closed="left"),
             StrOptions({"auto"}),
         ],
+    }
+    _fitted_attributes: dict = {
+        **BaseVAE._fitted_attributes,
+        "missing_features_": (check_missing_features, "n_features_in_"),
     }
     _auto_max_steps = 2000
     _auto_patience_steps = 250
@@ -159,6 +176,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
         add_indicator: bool = False,
         n_iter: int = 3,
         n_draws: int = 100,
+        sample_posterior: bool = False,
         n_components="auto",
         hidden_layer_sizes=None,
         activation: str = "relu",
@@ -184,11 +202,13 @@ class VAEImputer(TransformerMixin, BaseVAE):
         random_state=None,
         verbose: int = 0,
         categorical_features="from_dtype",
+        latent_prior: str = "mixture",
     ):
         self.missing_values = missing_values
         self.add_indicator = add_indicator
         self.n_iter = n_iter
         self.n_draws = n_draws
+        self.sample_posterior = sample_posterior
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -214,6 +234,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
         self.random_state = random_state
         self.verbose = verbose
         self.categorical_features = categorical_features
+        self.latent_prior = latent_prior
 
     def _resolve_n_components(self, n_features: int) -> int:
         if self.n_components == "auto":
@@ -302,11 +323,22 @@ class VAEImputer(TransformerMixin, BaseVAE):
         check_is_fitted(self)
         encoded = self._validate_table(X, reset=False)
         encoder = self.table_encoder_
+        if self.sample_posterior and self.n_draws == 0:
+            raise ValueError(
+                "sample_posterior=True draws from the importance-weighted "
+                "conditional and needs n_draws >= 1; got n_draws=0."
+            )
         if self.n_draws > 0:
             draws = self._draws(self.n_draws)
+            generator = None
+            if self.sample_posterior:
+                device = next(self.net_.module_.parameters()).device
+                generator = torch.Generator(device=device).manual_seed(
+                    draw_seed(self.random_state)
+                )
 
             def fill(module, x):
-                return importance_weighted_fill(module, x, draws)
+                return importance_weighted_fill(module, x, draws, generator)
 
         else:
 
@@ -375,14 +407,6 @@ class VAEImputer(TransformerMixin, BaseVAE):
             return names
         indicator = [f"missingindicator_{names[j]}" for j in self.missing_features_]
         return np.concatenate([names, np.asarray(indicator, dtype=object)])
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        # After the base class, which checked n_features_in_.
-        if "missing_features_" in state:
-            self.missing_features_ = check_missing_features(
-                state["missing_features_"], self.n_features_in_
-            )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

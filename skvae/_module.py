@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from ._columns import ColumnLayout
+from ._generation import DataSampler
 from ._noise import NOISE_MODELS, DiagonalGaussian
 
 ACTIVATIONS = {
@@ -200,6 +201,11 @@ class VAEModule(nn.Module):
             self.linear_mean = nn.Linear(widths[0], n_components, bias=False)
             self.linear_decoder = nn.Linear(n_components, n_encoded, bias=False)
         self.noise = NOISE_MODELS[noise_model](self.layout.n_numeric, trim_fraction)
+        # Registered last: buffers only, so the layers' seeded initialisation and
+        # every training number are those of a module without it.
+        self.sampler = DataSampler(
+            n_components, self.layout.n_numeric, self.layout.n_columns
+        )
 
     @property
     def cardinalities(self) -> tuple[int, ...]:
@@ -239,6 +245,7 @@ class VAEModule(nn.Module):
         :meth:`seeded`), this never touches torch's global generator.
         """
         self.noise.reset()
+        self.sampler.reset()
         for module in self.modules():
             if isinstance(module, nn.BatchNorm1d):
                 module.reset_parameters()

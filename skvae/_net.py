@@ -10,14 +10,25 @@ from __future__ import annotations
 
 import math
 import warnings
+from numbers import Real
 
 import numpy as np
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import Callback, EarlyStopping, EpochTimer, LRScheduler, PrintLog
+from skorch.callbacks import (
+    Callback,
+    EarlyStopping,
+    EpochTimer,
+    LRScheduler,
+    PrintLog,
+    ProgressBar,
+)
+from skorch.history import History
 
 from ._loss import LossTerms, VAELoss
-from .exceptions import TrainingDivergedError
+from ._state import plain
+from .callbacks import EarlyStoppingFromStart, KLAnnealing
+from .exceptions import TrainingDivergedError, invalid_model
 
 # torch >= 2.4 has a fused Adam on the CPU as well as on CUDA.
 _FUSED_ADAM_ON_CPU = tuple(int(v) for v in torch.__version__.split(".")[:2]) >= (2, 4)
@@ -31,6 +42,37 @@ _CLOSURE_FREE_OPTIMIZERS = (
     torch.optim.RMSprop,
     torch.optim.Adagrad,
 )
+
+
+def seeded_generators(seed: int, device) -> tuple[torch.Generator, ...]:
+    """Three independent generators drawn from ``seed``: weight initialisation
+    (on the CPU, where modules are built), shuffling and training noise (on
+    ``device``).
+
+    Explicit generators, never torch's global one, keep the caller's random state
+    untouched and make fits reproducible when several run at once in threads.
+
+    Examples
+    --------
+    >>> from skvae._net import seeded_generators
+    >>> init, shuffle, noise = seeded_generators(0, "cpu")
+    >>> init.initial_seed() != shuffle.initial_seed() != noise.initial_seed()
+    True
+    """
+    seeds = np.random.SeedSequence(seed).generate_state(3)
+    init = torch.Generator().manual_seed(int(seeds[0]))
+    shuffle = torch.Generator(device=device).manual_seed(int(seeds[1]))
+    noise = torch.Generator(device=device).manual_seed(int(seeds[2]))
+    return init, shuffle, noise
+
+
+def _finite_array(value, shape: tuple) -> bool:
+    return (
+        isinstance(value, np.ndarray)
+        and value.dtype.kind in "fiub"
+        and value.shape == shape
+        and bool(np.isfinite(value).all())
+    )
 
 
 def as_row_outputs(output) -> tuple:
@@ -56,6 +98,19 @@ class SilentPrintLog(PrintLog):
             return
         super().on_epoch_end(net, **kwargs)
 
+
+#: The names of :class:`VAENet`'s default callbacks, in their order.
+DEFAULT_CALLBACKS = (
+    "epoch_timer",
+    "kl_annealing",
+    "early_stopping",
+    "lr_scheduler",
+    "progress_bar",
+    "print_log",
+)
+
+# What Adam keeps per parameter (max_exp_avg_sq with amsgrad).
+_ADAM_STATE = {"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"}
 
 # Callbacks known to read no per-batch history row (exact types: a subclass may).
 _EPOCH_ONLY_CALLBACKS = (EpochTimer, PrintLog, SilentPrintLog, EarlyStopping)
@@ -238,8 +293,24 @@ class VAENet(NeuralNet):
     inference_batch_size : int, default=8192
         Rows per forward pass at validation and prediction time; no gradients are
         kept there, so batches can be larger than in training.
+    kl_warmup_epochs : int, default=0
+        Epochs of KL annealing (:class:`~skvae.callbacks.KLAnnealing`); 0: none.
+    early_stopping : bool, default=False
+        Stop when the monitored loss (``valid_loss`` with a validation split,
+        else ``train_loss``) has not improved by ``tol`` for ``patience`` epochs,
+        and restore the best weights
+        (:class:`~skvae.callbacks.EarlyStoppingFromStart`).
+    patience : int, default=5
+        Epochs without improvement before early stopping; the learning rate is
+        halved after half as many with ``reduce_lr_on_plateau``.
+    tol : float, default=1e-4
+        Relative improvement of the monitored loss that counts as progress.
+    reduce_lr_on_plateau : bool, default=False
+        Halve the learning rate when the monitored loss stalls.
     **kwargs
-        Passed to :class:`skorch.NeuralNet`.
+        Passed to :class:`skorch.NeuralNet`. The default callbacks are named as
+        in :data:`DEFAULT_CALLBACKS`; one switched off is None, so a callback
+        passed as ``callbacks__<name>=...`` takes its place, skorch's way.
 
     Examples
     --------
@@ -260,6 +331,11 @@ class VAENet(NeuralNet):
         beta: float = 1.0,
         trim_fraction: float = 0.0,
         inference_batch_size: int = 8192,
+        kl_warmup_epochs: int = 0,
+        early_stopping: bool = False,
+        patience: int = 5,
+        tol: float = 1e-4,
+        reduce_lr_on_plateau: bool = False,
         criterion=VAELoss,
         optimizer=torch.optim.Adam,
         lr: float = 1e-3,
@@ -294,13 +370,53 @@ class VAENet(NeuralNet):
         self.beta = beta
         self.trim_fraction = trim_fraction
         self.inference_batch_size = inference_batch_size
+        self.kl_warmup_epochs = kl_warmup_epochs
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.tol = tol
+        self.reduce_lr_on_plateau = reduce_lr_on_plateau
+
+    @classmethod
+    def seeded(cls, module, seed: int, device, **kwargs) -> VAENet:
+        """A net training ``module`` on ``device``, shuffling and drawing the
+        training noise from generators seeded with ``seed`` (see
+        :func:`seeded_generators`); :meth:`restore_state` sets their state when
+        training goes on from a saved point."""
+        _, shuffle, noise = seeded_generators(seed, device)
+        module.set_generator(noise)
+        return cls(module, iterator_train__generator=shuffle, device=device, **kwargs)
 
     @property
     def _default_callbacks(self):
         # The epoch losses (and their ``*_best`` flags) are recorded by
         # run_single_epoch from the loss terms, so skorch's PassthroughScoring,
         # which averages per-batch rows, is not needed by default.
-        return [("epoch_timer", EpochTimer()), ("print_log", SilentPrintLog())]
+        monitor = "train_loss" if self.train_split is None else "valid_loss"
+        callbacks = {
+            "epoch_timer": EpochTimer(),
+            "kl_annealing": KLAnnealing(n_epochs=self.kl_warmup_epochs)
+            if self.kl_warmup_epochs > 0
+            else None,
+            "early_stopping": EarlyStoppingFromStart(
+                monitor=monitor,
+                patience=self.patience,
+                threshold=self.tol,
+                load_best=True,
+            )
+            if self.early_stopping
+            else None,
+            "lr_scheduler": LRScheduler(
+                policy=torch.optim.lr_scheduler.ReduceLROnPlateau,
+                monitor=monitor,
+                patience=max(1, self.patience // 2),
+                factor=0.5,
+            )
+            if self.reduce_lr_on_plateau
+            else None,
+            "progress_bar": ProgressBar() if self.verbose >= 2 else None,
+            "print_log": SilentPrintLog(),
+        }
+        return list(callbacks.items())
 
     def initialized_instance(self, instance_or_cls, kwargs):
         # The module is built seeded, outside skorch, and its construction
@@ -525,6 +641,117 @@ class VAENet(NeuralNet):
             "was stopped and no model was kept. Scale the input (for example with "
             "StandardScaler or MinMaxScaler) or lower `lr`."
         )
+
+    # -- the training state: what pickle, skops and skvae.save store --------------
+
+    def best_epoch(self) -> int | None:
+        """The epoch whose weights early stopping restored (0: the starting
+        weights, which no epoch beat), or None; kept by :meth:`restore_state`."""
+        if getattr(self, "best_epoch_", None) is not None:
+            return self.best_epoch_
+        for _, callback in getattr(self, "callbacks_", []):
+            if isinstance(callback, EarlyStopping) and callback.load_best:
+                epoch = getattr(callback, "best_epoch_", 0)
+                if epoch:
+                    return int(epoch)
+                # 0 with weights kept: no epoch beat the start (EarlyStoppingFromStart)
+                kept = getattr(callback, "best_model_weights_", None) is not None
+                return 0 if kept else None
+        return None
+
+    def export_state(self) -> dict:
+        """The whole training state as NumPy arrays and plain Python values: the
+        module's weights and buffers, Adam's state and hyper-parameters, the
+        shuffling and noise generators' states, the history and
+        :meth:`best_epoch`."""
+        optimizer = self.optimizer_.state_dict()
+        n_params = len(list(self.module_.parameters()))
+        return {
+            "module": {
+                name: tensor.detach().cpu().numpy().copy()
+                for name, tensor in self.module_.state_dict().items()
+            },
+            "module_dtype": str(next(self.module_.parameters()).dtype).split(".")[-1],
+            "optimizer_state": [
+                {
+                    key: value.detach().cpu().numpy().copy()
+                    for key, value in optimizer["state"].get(index, {}).items()
+                }
+                for index in range(n_params)
+            ],
+            "optimizer_param_groups": [
+                {key: plain(value) for key, value in group.items()}
+                for group in optimizer["param_groups"]
+            ],
+            "generators": {
+                "shuffle": self.iterator_train__generator.get_state().numpy().copy(),
+                "noise": self.module_.generator.get_state().numpy().copy(),
+            },
+            "history": [plain(dict(row), lenient=True) for row in self.history],
+            "best_epoch": self.best_epoch(),
+        }
+
+    def restore_state(self, state: dict, module_tensors: dict) -> None:
+        """Go on from ``state``, as :meth:`export_state` wrote it, in this
+        initialized net: weights (``module_tensors``, from ``state`` as
+        :func:`skvae._state.check_net_state` checked them), Adam's state and
+        learning rate, generator states, history and best epoch. A state that
+        does not fit this net raises ``InvalidModelFile``."""
+        params = list(self.module_.parameters())
+        moments, groups = state["optimizer_state"], state["optimizer_param_groups"]
+        if not (isinstance(moments, list) and len(moments) == len(params)):
+            raise invalid_model("the optimizer state does not match the parameters")
+        adam = {}
+        for index, (entry, param) in enumerate(zip(moments, params, strict=True)):
+            if not isinstance(entry, dict) or not set(entry) <= _ADAM_STATE:
+                raise invalid_model("the optimizer state has unexpected entries")
+            for key, value in entry.items():
+                shape = () if key == "step" else tuple(param.shape)
+                if not _finite_array(value, shape):
+                    raise invalid_model(f"optimizer {key} has a wrong shape or NaN")
+            if entry:
+                adam[index] = {
+                    key: torch.from_numpy(np.array(value)).to(self.device)
+                    for key, value in entry.items()
+                }
+        if not (
+            isinstance(groups, list)
+            and len(groups) == 1
+            and isinstance(groups[0], dict)
+            and groups[0].get("params") == list(range(len(params)))
+        ):
+            raise invalid_model("the optimizer's parameter groups do not match")
+        group = dict(groups[0])
+        lr = group.get("lr")
+        if isinstance(lr, bool) or not isinstance(lr, Real) or not 0 < lr < math.inf:
+            raise invalid_model("the optimizer's learning rate is not positive")
+        if isinstance(group.get("betas"), list):  # plain values: lists, no tuples
+            group["betas"] = tuple(group["betas"])
+        generators = state["generators"]
+        if not isinstance(generators, dict) or set(generators) != {"shuffle", "noise"}:
+            raise invalid_model("the generator states are missing")
+        history, epoch = state["history"], state["best_epoch"]
+        if not isinstance(history, list) or not all(
+            isinstance(r, dict) for r in history
+        ):
+            raise invalid_model("history is not a list of records")
+        if not (epoch is None or type(epoch) is int and epoch >= 0):
+            raise invalid_model("best_epoch is not an epoch number")
+        self.module_.load_state_dict(module_tensors)
+        self.optimizer_.load_state_dict({"state": adam, "param_groups": [group]})
+        for name, generator in (
+            ("shuffle", self.iterator_train__generator),
+            ("noise", self.module_.generator),
+        ):
+            saved = np.asarray(generators[name])
+            if saved.dtype != np.uint8 or saved.ndim != 1 or saved.size > 2**16:
+                raise invalid_model(f"the {name} generator state is not a byte array")
+            # A generator of another device type has another state size; it then
+            # restarts from the seed.
+            if saved.size == generator.get_state().numel():
+                generator.set_state(torch.from_numpy(np.array(saved)))
+        self.history = History(history)
+        self.best_epoch_ = epoch
 
     def map_batches(self, X, fn, out: torch.Tensor) -> torch.Tensor:
         """Write ``fn(module, X_batch)`` into ``out`` batch by batch, without gradients.

@@ -321,6 +321,13 @@ class NoiseModel(nn.Module):
         """The Gaussian the scores of a fitted model use."""
         return self.loss_noise()
 
+    def sample_noise(
+        self, residual_var: torch.Tensor
+    ) -> DiagonalGaussian | FullGaussian:
+        """The Gaussian new rows are drawn from, given the decoder's per-feature
+        residual variance on the training rows: the fitted noise itself here."""
+        return self.score_noise()
+
     def set_feature_variance(self, variance: torch.Tensor) -> None:
         """Store the training data's per-feature variance, where the model uses it."""
 
@@ -374,6 +381,12 @@ class FixedNoise(NoiseModel):
         return DiagonalGaussian(
             torch.full_like(self.fixed_log_var, FIXED_NOISE_LOG_VAR)
         )
+
+    def sample_noise(self, residual_var: torch.Tensor) -> DiagonalGaussian:
+        # The variance 1/2 makes the loss a squared error; it is not fitted. Draws
+        # use the maximum-likelihood variance given the decoder: the mean squared
+        # residual of each feature.
+        return DiagonalGaussian(residual_var.log())
 
 
 class _LearnedNoise(NoiseModel):
@@ -505,6 +518,10 @@ class FullCovarianceNoise(FixedNoise):
             self.location, self.covariance, self.whitening, self.log_det
         )
 
+    def sample_noise(self, residual_var: torch.Tensor) -> FullGaussian:
+        # The covariance is fitted to the residuals already (see calibrate).
+        return self.score_noise()
+
     def set_covariance(self, location, covariance) -> None:
         """Score with ``N(mu + location, covariance)``; ValueError unless
         ``covariance`` is symmetric positive definite."""
@@ -572,4 +589,15 @@ def upgrade_state_names(arrays: dict, expected) -> dict:
             upgraded[name] = value
         elif new in expected:
             upgraded[new] = value
+    sampler = {
+        name.removeprefix("sampler."): tensor
+        for name, tensor in getattr(expected, "items", dict)()
+        if name.startswith("sampler.")
+    }
+    if sampler and not any(name.startswith("sampler.") for name in upgraded):
+        # Saved before skvae could sample: an unfitted sampler (prior N(0, I)).
+        from ._generation import DataSampler
+
+        for name, value in DataSampler.initial_state(sampler).items():
+            upgraded[f"sampler.{name}"] = value
     return upgraded

@@ -128,6 +128,10 @@ default={score_method}
             StrOptions({"auto"}),
         ],
     }
+    _fitted_attributes: dict = {
+        **BaseVAE._fitted_attributes,
+        "offset_": [Interval(Real, None, None, closed="neither")],
+    }
     # Short training: generative models fit the typical samples first and the rare
     # ones later (Kim et al., ICLR 2024, "ODIM"), so an under-trained model leaves
     # the anomalies of a contaminated training set badly reconstructed.
@@ -172,6 +176,7 @@ default={score_method}
         random_state=None,
         verbose: int = 0,
         categorical_features="from_dtype",
+        latent_prior: str = "mixture",
     ):
         self.contamination = contamination
         self.score_method = score_method
@@ -201,6 +206,7 @@ default={score_method}
         self.random_state = random_state
         self.verbose = verbose
         self.categorical_features = categorical_features
+        self.latent_prior = latent_prior
 
     def _resolve_n_components(self, n_features: int) -> int:
         if self.n_components == "auto":

@@ -1,29 +1,35 @@
 """A fitted estimator's state as plain values, and the checks it gets when read.
 
-pickle, ``skops.io`` and :func:`skvae.save` all store what
-``BaseVAE._export_net`` returns (NumPy arrays and JSON-like values) and rebuild the
-net with ``BaseVAE._import_net``, which first passes the state through
-:func:`check_net_state`: a state from an untrusted file is checked arithmetically
-before any network is built.
+pickle, ``skops.io`` and :func:`skvae.save` all store the fitted attributes an
+estimator declares (``_fitted_attributes``, beside its ``_parameter_constraints``)
+and its net's training state (:meth:`skvae._net.VAENet.export_state`), as NumPy
+arrays and JSON-like values. Reading them back, :func:`check_fitted` checks the
+attributes against their declarations and :func:`check_net_state` the network's
+tensors against the attributes, before any network is built (the net checks the
+rest of its state as it restores it): a state from an untrusted file is refused
+with :class:`~skvae.exceptions.InvalidModelFile`.
 """
 
 from __future__ import annotations
 
 import math
+import reprlib
 from numbers import Integral, Real
 
 import numpy as np
 import torch
-from skorch.callbacks import EarlyStopping
+from sklearn.utils._param_validation import make_constraint
 
-from ._module import VAEModule
 from ._noise import upgrade_state_names
+from .exceptions import invalid_model
 
-# Sane upper bounds for what a loaded file may declare.
+# Sane upper bounds for what a saved model may declare.
+MAX_FEATURES = 2**24
+MAX_LAYER_WIDTH = 2**20
 MAX_HIDDEN_LAYERS = 64
-MAX_STATE_ELEMENTS = 2**31
+# scikit-learn sets feature_names_in_ only when fitted on a DataFrame.
+OPTIONAL_FITTED = {"feature_names_in_"}
 _MODULE_DTYPES = {"float32": torch.float32, "float64": torch.float64}
-_OPTIMIZER_KEYS = {"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"}
 _STATE_KEYS = {
     "module",
     "module_dtype",
@@ -33,50 +39,24 @@ _STATE_KEYS = {
     "history",
     "best_epoch",
 }
-
-
-def bad_state(reason: str) -> ValueError:
-    return ValueError(f"Not a valid skvae model: {reason}.")
-
-
-def best_epoch(net) -> int | None:
-    """The epoch whose weights early stopping restored (0: the start), or None."""
-    if getattr(net, "best_epoch_", None) is not None:
-        return net.best_epoch_
-    for _, callback in getattr(net, "callbacks_", []):
-        if isinstance(callback, EarlyStopping) and callback.load_best:
-            epoch = getattr(callback, "best_epoch_", 0)
-            if epoch:
-                return int(epoch)
-            # 0 with weights kept: no epoch beat the start (EarlyStoppingFromStart)
-            kept = getattr(callback, "best_model_weights_", None) is not None
-            return 0 if kept else None
-    return None
-
-
-def plain_value(value):
-    """``value`` as a JSON-like value (tuples become lists), or raise TypeError."""
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, Integral):
-        return int(value)
-    if isinstance(value, Real):
-        return float(value)
-    if isinstance(value, torch.device):
-        return str(value)
-    if isinstance(value, (list, tuple)):
-        return [plain_value(v) for v in value]
-    raise TypeError(value)
-
-
 _DROP = object()
 
 
-def json_safe(value):
-    """``value`` as JSON if it is plain data (finite numbers), else ``_DROP``;
-    dicts and lists lose their non-plain items."""
+def plain(value, lenient: bool = False):
+    """``value`` as JSON-like values: NumPy scalars and arrays become numbers and
+    lists, tuples lists. A value JSON cannot hold raises TypeError or, with
+    ``lenient=True``, is left out, as are NaN and infinities (a history row keeps
+    what it can).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skvae._state import plain
+    >>> plain((np.int64(3), np.float32(0.5), np.array([True])))
+    [3, 0.5, [True]]
+    >>> plain({"loss": 1.0, "dur": np.nan, "callback": object()}, lenient=True)
+    {'loss': 1.0}
+    """
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, np.bool_):
@@ -84,130 +64,128 @@ def json_safe(value):
     if isinstance(value, Integral):
         return int(value)
     if isinstance(value, Real):
-        return float(value) if math.isfinite(value) else _DROP
+        return _DROP if lenient and not math.isfinite(value) else float(value)
+    if isinstance(value, torch.device):
+        return str(value)
+    if isinstance(value, np.ndarray):
+        return plain(value.tolist(), lenient)
     if isinstance(value, (list, tuple)):
-        items = [json_safe(v) for v in value]
-        return [v for v in items if v is not _DROP]
-    if isinstance(value, dict):
-        items = {k: json_safe(v) for k, v in value.items() if isinstance(k, str)}
+        return [v for v in (plain(v, lenient) for v in value) if v is not _DROP]
+    if isinstance(value, dict) and (lenient or all(isinstance(k, str) for k in value)):
+        items = {k: plain(v, lenient) for k, v in value.items() if isinstance(k, str)}
         return {k: v for k, v in items.items() if v is not _DROP}
-    return _DROP
+    if lenient:
+        return _DROP
+    raise TypeError(value)
 
 
-def state_size(module_params: dict) -> int:
-    """Number of values in the ``state_dict`` of ``VAEModule(**module_params)``,
-    counted on the module built on the "meta" device (which allocates nothing).
-
-    Examples
-    --------
-    >>> from skvae._module import VAEModule
-    >>> from skvae._state import state_size
-    >>> params = dict(n_features=5, n_components=2, hidden_layer_sizes=(8, 4),
-    ...               batch_norm=True, noise_model="full")
-    >>> state_size(params) == sum(
-    ...     t.numel() for t in VAEModule(**params).state_dict().values())
-    True
-    """
-    with torch.device("meta"):
-        module = VAEModule(**module_params)
-    return sum(tensor.numel() for tensor in module.state_dict().values())
-
-
-def check_module_params(module_params: dict) -> None:
-    """Bounds on a declared architecture and its size (``MAX_STATE_ELEMENTS``)."""
-    hidden = module_params["hidden_layer_sizes"]
-    if len(hidden) > MAX_HIDDEN_LAYERS:
-        raise bad_state(
-            f"it declares {len(hidden)} hidden layers, more than {MAX_HIDDEN_LAYERS}"
+def expect_keys(section, expected, where: str, optional=frozenset()) -> None:
+    """Refuse ``section`` unless it is a dict with the ``expected`` keys and
+    perhaps ``optional`` ones."""
+    if not isinstance(section, dict):
+        raise invalid_model(f"{where} is not a mapping")
+    unknown = sorted(set(section) - set(expected) - set(optional))
+    missing = sorted(set(expected) - set(section))
+    if unknown or missing:
+        raise invalid_model(
+            f"{where} has unknown keys {unknown} or lacks keys {missing}"
         )
-    if state_size(module_params) > MAX_STATE_ELEMENTS:
-        raise bad_state("its declared network is larger than 2**31 values")
+
+
+def column_names(value, n_features_in: int, encoder) -> np.ndarray:
+    """``feature_names_in_``: ``n_features_in`` strings, the table encoder's."""
+    names = list(value) if isinstance(value, (list, np.ndarray)) else [None]
+    if len(names) != n_features_in or not all(isinstance(n, str) for n in names):
+        raise invalid_model("feature_names_in_ must be n_features_in_ strings")
+    if encoder is not None and encoder.column_names_ != names:
+        raise invalid_model(
+            "the table encoder's column names are not feature_names_in_"
+        )
+    return np.asarray(names, dtype=object)
+
+
+def layer_widths(value) -> tuple[int, ...]:
+    """``hidden_layer_sizes_``: 1 to ``MAX_HIDDEN_LAYERS`` positive widths."""
+    widths = tuple(value) if isinstance(value, (list, tuple)) else ()
+    if not 0 < len(widths) <= MAX_HIDDEN_LAYERS or not all(
+        isinstance(w, Integral) and not isinstance(w, bool) and 0 < w <= MAX_LAYER_WIDTH
+        for w in widths
+    ):
+        raise invalid_model(
+            f"hidden_layer_sizes_ must be 1 to {MAX_HIDDEN_LAYERS} integers from 1 "
+            f"to {MAX_LAYER_WIDTH}"
+        )
+    return tuple(int(w) for w in widths)
+
+
+def check_fitted(declared: dict, fitted: dict) -> dict:
+    """``fitted`` (name: saved value) checked against ``declared``, an estimator's
+    ``_fitted_attributes``, in its order, and converted back (tuples, arrays, the
+    table encoder and the column layout).
+
+    A declaration is a list of constraints, as in ``_parameter_constraints``, or
+    a tuple ``(check, *names)``: ``check(value, *values of the named attributes,
+    checked before)`` returns the attribute or raises ``InvalidModelFile``. An
+    attribute missing, unknown or not allowed raises ``InvalidModelFile``.
+    """
+    expect_keys(fitted, set(declared) - OPTIONAL_FITTED, "fitted", OPTIONAL_FITTED)
+    checked = {}
+    for name, declaration in declared.items():
+        if name not in fitted:
+            continue
+        value = fitted[name]
+        if isinstance(declaration, tuple):
+            check, *arguments = declaration
+            checked[name] = check(value, *(checked[a] for a in arguments))
+            continue
+        constraints = [make_constraint(c) for c in declaration]
+        if not any(c.is_satisfied_by(value) for c in constraints):
+            allowed = " or ".join(str(c) for c in constraints)
+            raise invalid_model(f"{name} must be {allowed}, not {reprlib.repr(value)}")
+        checked[name] = value
+    return checked
 
 
 def _array(value, where: str) -> np.ndarray:
     if not isinstance(value, np.ndarray) or value.dtype.kind not in "fiub":
-        raise bad_state(f"{where} is not a numeric array")
+        raise invalid_model(f"{where} is not a numeric array")
     return value
 
 
 def check_net_state(estimator, state) -> tuple[dict, torch.dtype]:
-    """Check ``state`` (from ``_export_net``) against ``estimator``'s fitted
-    attributes; return the module's tensors and dtype.
+    """Check ``state`` (from ``VAENet.export_state``) against ``estimator``'s
+    fitted attributes; return the module's tensors and dtype.
 
-    The declared architecture's size is checked arithmetically against the stored
-    arrays before any network is built (on the "meta" device, allocating nothing,
-    to compare names and shapes).
+    The network the attributes declare is built on the "meta" device (which
+    allocates nothing) and its tensors' names and shapes compared with the
+    stored arrays before any real network is built; the rest of the state is
+    checked by ``VAENet.restore_state``, which uses it.
     """
-    if not isinstance(state, dict) or set(state) != _STATE_KEYS:
-        raise bad_state("its network state lacks or has unexpected entries")
+    expect_keys(state, _STATE_KEYS, "its network state")
     if state["module_dtype"] not in _MODULE_DTYPES:
-        raise bad_state(f"module dtype must be one of {sorted(_MODULE_DTYPES)}")
+        raise invalid_model(f"module dtype must be one of {sorted(_MODULE_DTYPES)}")
     dtype = _MODULE_DTYPES[state["module_dtype"]]
-    module_params = estimator._module_params()
-    check_module_params(module_params)
-    arrays = state["module"]
-    if not isinstance(arrays, dict):
-        raise bad_state("the module's tensors are not a mapping")
-    arrays = {str(k): _array(v, f"tensor {k!r}") for k, v in arrays.items()}
     try:
         meta = estimator._build_module(None, dtype, meta=True)
     except (RuntimeError, ValueError, TypeError, OverflowError) as exc:
-        raise bad_state(f"its network cannot be built ({exc})") from None
+        raise invalid_model(f"its network cannot be built ({exc})") from None
     expected = meta.state_dict()
+    if not isinstance(state["module"], dict):
+        raise invalid_model("the module's tensors are not a mapping")
+    arrays = {str(k): _array(v, f"tensor {k!r}") for k, v in state["module"].items()}
     arrays = upgrade_state_names(arrays, expected)
-    stored = sum(int(a.size) for a in arrays.values())
-    if stored != state_size(module_params):
-        raise bad_state(
-            f"the declared network holds {state_size(module_params)} values, the "
-            f"file {stored}"
+    if {k: a.shape for k, a in arrays.items()} != {
+        k: tuple(t.shape) for k, t in expected.items()
+    }:
+        size = sum(t.numel() for t in expected.values())
+        raise invalid_model(
+            f"its {sum(a.size for a in arrays.values())} module values do not match "
+            f"the {size} of the network its fitted attributes declare"
         )
-    if set(arrays) != set(expected):
-        raise bad_state("its tensors do not match the network's layers")
-    tensors = {}
-    for name, want in expected.items():
-        array = arrays[name]
-        if tuple(array.shape) != tuple(want.shape):
-            raise bad_state(f"tensor {name} has shape {array.shape}")
-        tensor = torch.from_numpy(np.array(array)).to(want.dtype)
-        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
-            raise bad_state("the network's weights hold NaN or infinite values")
-        tensors[name] = tensor
-    params = [p for n, p in meta.named_parameters()]
-    optimizer_state = state["optimizer_state"]
-    if not isinstance(optimizer_state, list) or len(optimizer_state) != len(params):
-        raise bad_state("the optimizer state does not match the parameters")
-    for entry, param in zip(optimizer_state, params, strict=True):
-        if not isinstance(entry, dict) or not set(entry) <= _OPTIMIZER_KEYS:
-            raise bad_state("the optimizer state has unexpected entries")
-        for key, value in entry.items():
-            value = _array(value, f"optimizer {key}")
-            shape = () if key == "step" else tuple(param.shape)
-            if value.shape != shape or not np.isfinite(value).all():
-                raise bad_state(f"optimizer {key} has a wrong shape or NaN")
-    groups = state["optimizer_param_groups"]
-    if (
-        not isinstance(groups, list)
-        or len(groups) != 1
-        or not isinstance(groups[0], dict)
-        or groups[0].get("params") != list(range(len(params)))
-    ):
-        raise bad_state("the optimizer's parameter groups do not match the network")
-    lr = groups[0].get("lr")
-    if isinstance(lr, bool) or not isinstance(lr, Real) or not 0 < lr < math.inf:
-        raise bad_state("the optimizer's learning rate is not a positive number")
-    generators = state["generators"]
-    if not isinstance(generators, dict) or set(generators) != {"shuffle", "noise"}:
-        raise bad_state("the generator states are missing")
-    for name, value in generators.items():
-        value = np.asarray(value)
-        if value.dtype != np.uint8 or value.ndim != 1 or value.size > 2**16:
-            raise bad_state(f"the {name} generator state is not a byte array")
-    history = state["history"]
-    if not isinstance(history, list) or not all(isinstance(r, dict) for r in history):
-        raise bad_state("history is not a list of records")
-    epoch = state["best_epoch"]
-    if epoch is not None and (
-        isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0
-    ):
-        raise bad_state("best_epoch is not an epoch number")
+    tensors = {
+        k: torch.from_numpy(np.array(arrays[k])).to(t.dtype)
+        for k, t in expected.items()
+    }
+    if not all(torch.isfinite(t).all() for t in tensors.values()):
+        raise invalid_model("the network's weights hold NaN or infinite values")
     return tensors, dtype

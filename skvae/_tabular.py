@@ -15,6 +15,7 @@ from sklearn.utils.validation import validate_data
 
 from ._checks import validate_numeric_data
 from ._columns import MAX_CATEGORIES, ColumnLayout
+from .exceptions import invalid_model
 
 _FLOAT_DTYPES = (np.float64, np.float32)
 
@@ -306,7 +307,11 @@ class TableEncoder:
             layout.blocks(decoded),
             strict=True,
         ):
-            columns[int(j)] = categories[block.argmax(axis=1)]
+            values = categories[block.argmax(axis=1)]
+            missing = np.isnan(block).any(axis=1)
+            if missing.any():  # rows drawn with a missing cell (sample)
+                values = np.where(missing, None, values.astype(object))
+            columns[int(j)] = values
         ordered = [columns[j] for j in range(len(self.is_categorical))]
         if as_frame:
             import pandas as pd
@@ -331,6 +336,8 @@ def _as_dtype(series, dtype):
             pd.Categorical(series, categories=dtype.categories), index=series.index
         )
     if np.dtype(dtype).kind in "iu" if isinstance(dtype, np.dtype) else False:
+        if series.isna().any():  # missing cells drawn by sample: floats, as read
+            return series.round()
         return series.round().astype(dtype)
     try:
         return series.astype(dtype)
@@ -427,10 +434,6 @@ def numeric_variance(X: np.ndarray, layout: ColumnLayout) -> np.ndarray:
 _MAX_DTYPE_NAME = 64
 
 
-def _bad_state(reason: str) -> ValueError:
-    return ValueError(f"Not a valid skvae model: {reason}.")
-
-
 def _plain_scalar(value):
     """A category as a JSON value (str, int, float, bool), or raise TypeError."""
     if isinstance(value, (str, bool)):
@@ -492,15 +495,15 @@ def _is_bool(value) -> bool:
 
 def _float_list(value, n: int, name: str, positive: bool = False) -> np.ndarray:
     if not isinstance(value, (list, np.ndarray)) or len(value) != n:
-        raise _bad_state(f"table encoder {name} must be a list of {n} numbers")
+        raise invalid_model(f"table encoder {name} must be a list of {n} numbers")
     if not all(
         isinstance(v, (int, float, np.integer, np.floating)) and not _is_bool(v)
         for v in value
     ):
-        raise _bad_state(f"table encoder {name} must hold numbers only")
+        raise invalid_model(f"table encoder {name} must hold numbers only")
     array = np.asarray(value, dtype=np.float64).reshape(n)
     if not np.isfinite(array).all() or (positive and (array <= 0).any()):
-        raise _bad_state(f"table encoder {name} holds non-finite or invalid values")
+        raise invalid_model(f"table encoder {name} holds non-finite or invalid values")
     return array
 
 
@@ -509,18 +512,20 @@ def _dtype_from_state(value):
 
     if isinstance(value, dict):
         if set(value) != {"categories", "ordered"} or not _is_bool(value["ordered"]):
-            raise _bad_state("table encoder dtype is not a categorical dtype")
+            raise invalid_model("table encoder dtype is not a categorical dtype")
         categories = _categories(value["categories"], "dtype categories")
         try:
             return pd.CategoricalDtype(list(categories), ordered=bool(value["ordered"]))
         except (TypeError, ValueError) as exc:
-            raise _bad_state(f"table encoder dtype is invalid ({exc})") from None
+            raise invalid_model(f"table encoder dtype is invalid ({exc})") from None
     if not isinstance(value, str) or len(value) > _MAX_DTYPE_NAME:
-        raise _bad_state("table encoder dtypes must be dtype names")
+        raise invalid_model("table encoder dtypes must be dtype names")
     try:
         return pd.api.types.pandas_dtype(value)
     except (TypeError, ValueError) as exc:
-        raise _bad_state(f"table encoder dtype {value!r} is unknown ({exc})") from None
+        raise invalid_model(
+            f"table encoder dtype {value!r} is unknown ({exc})"
+        ) from None
 
 
 def _categories(value, name: str) -> np.ndarray:
@@ -528,18 +533,18 @@ def _categories(value, name: str) -> np.ndarray:
         not isinstance(value, (list, np.ndarray))
         or not 1 <= len(value) <= MAX_CATEGORIES
     ):
-        raise _bad_state(
+        raise invalid_model(
             f"table encoder {name} must be a list of 1 to {MAX_CATEGORIES} values"
         )
     for v in value:
         try:
             _plain_scalar(v)
         except TypeError:
-            raise _bad_state(
+            raise invalid_model(
                 f"table encoder {name} must hold strings, numbers or bools"
             ) from None
     if len({(type(v).__name__, v) for v in value}) != len(value):
-        raise _bad_state(f"table encoder {name} repeat a value")
+        raise invalid_model(f"table encoder {name} repeat a value")
     out = np.empty(len(value), dtype=object)
     out[:] = list(value)
     return out
@@ -553,19 +558,19 @@ def encoder_from_state(state, n_features_in: int) -> TableEncoder | None:
     if isinstance(state, TableEncoder):  # pickled with categories JSON cannot hold
         return state
     if not isinstance(state, dict) or set(state) != _ENCODER_KEYS:
-        raise _bad_state("the table encoder lacks or has unexpected entries")
+        raise invalid_model("the table encoder lacks or has unexpected entries")
     mask = state["is_categorical"]
     if (
         not isinstance(mask, (list, np.ndarray))
         or len(mask) != n_features_in
         or not all(_is_bool(v) for v in mask)
     ):
-        raise _bad_state(
+        raise invalid_model(
             f"table encoder is_categorical must be {n_features_in} booleans"
         )
     for key in ("standardize", "missing_in_fit"):
         if not _is_bool(state[key]):
-            raise _bad_state(f"table encoder {key} must be a boolean")
+            raise invalid_model(f"table encoder {key} must be a boolean")
     encoder = TableEncoder(np.asarray(mask, dtype=bool), bool(state["standardize"]))
     names = state["column_names"]
     if names is not None and (
@@ -573,20 +578,22 @@ def encoder_from_state(state, n_features_in: int) -> TableEncoder | None:
         or len(names) != n_features_in
         or not all(isinstance(v, str) for v in names)
     ):
-        raise _bad_state(f"table encoder column_names must be {n_features_in} strings")
+        raise invalid_model(
+            f"table encoder column_names must be {n_features_in} strings"
+        )
     encoder.column_names_ = None if names is None else list(names)
     dtypes = state["dtypes"]
     if dtypes is not None and (
         not isinstance(dtypes, (list, np.ndarray)) or len(dtypes) != n_features_in
     ):
-        raise _bad_state(f"table encoder dtypes must be {n_features_in} dtypes")
+        raise invalid_model(f"table encoder dtypes must be {n_features_in} dtypes")
     encoder.dtypes_ = None if dtypes is None else [_dtype_from_state(d) for d in dtypes]
     categories = state["categories"]
     n_categorical = len(encoder.categorical_index)
     if not isinstance(categories, (list, np.ndarray)) or len(categories) != (
         n_categorical
     ):
-        raise _bad_state(
+        raise invalid_model(
             f"table encoder categories must be {n_categorical} lists, one per "
             "categorical column"
         )

@@ -135,6 +135,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         random_state=None,
         verbose: int = 0,
         categorical_features="from_dtype",
+        latent_prior: str = "mixture",
     ):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -161,6 +162,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         self.random_state = random_state
         self.verbose = verbose
         self.categorical_features = categorical_features
+        self.latent_prior = latent_prior
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -295,7 +297,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         decoded = self._map(
             Z,
             lambda m, z: m.decode(z),
-            encoder.n_numeric + sum(encoder.cardinalities),
+            encoder.layout.n_encoded,
             np.float64,
         )
         as_frame = _get_output_config("transform", self)["dense"] == "pandas"

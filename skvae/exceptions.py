@@ -33,10 +33,11 @@ class InvalidModelFile(ValueError):
     >>> raise invalid_model("seed_ is negative")
     Traceback (most recent call last):
     ...
-    skvae.exceptions.InvalidModelFile: Not a valid skvae model: seed_ is negative.
+    skvae.exceptions.InvalidModelFile: Not a valid skvae model file: seed_ is negative.
     """
 
 
 def invalid_model(reason: str) -> InvalidModelFile:
-    """The error for a saved model state that fails a check."""
-    return InvalidModelFile(f"Not a valid skvae model: {reason}.")
+    """The error for a saved model (a file, a pickle or a skops state) that fails
+    a check; the one place its message is written."""
+    return InvalidModelFile(f"Not a valid skvae model file: {reason}.")

@@ -126,3 +126,35 @@ def test_trimmed_loss_averages_the_best_fitted_rows_only():
     untrimmed = _net().initialize()
     terms = untrimmed.get_loss_terms(output, X)
     assert terms.reconstruction.item() == pytest.approx((1 + 4 + 9 + 81) / 4 + offset)
+
+
+def test_default_callbacks_are_named_as_declared_and_replaced_in_place():
+    from skorch.callbacks import EarlyStopping
+
+    from skvae._net import DEFAULT_CALLBACKS
+
+    every = dict(early_stopping=True, kl_warmup_epochs=2, reduce_lr_on_plateau=True)
+    net = _net(verbose=2, **every)
+    assert [name for name, _ in net.get_default_callbacks()] == list(DEFAULT_CALLBACKS)
+    # skorch's callbacks__<name> takes a default's place; None switches it off.
+    patient = EarlyStopping(patience=3)
+    net = _net(callbacks__early_stopping=patient, callbacks__kl_annealing=None, **every)
+    net.initialize()
+    names = [name for name, _ in net.callbacks_]
+    assert names == ["epoch_timer", "early_stopping", "lr_scheduler", "print_log"]
+    assert dict(net.callbacks_)["early_stopping"] is patient
+
+
+def _seeded_net(seed):
+    module = VAEModule(n_features=3, n_components=1, hidden_layer_sizes=(4,))
+    params = {f"module__{k}": v for k, v in module.init_params.items()}
+    return VAENet.seeded(module, seed, "cpu", max_epochs=3, **params)
+
+
+def test_exported_state_restores_into_a_fresh_net():
+    trained = _seeded_net(0).fit(torch.randn(40, 3))
+    state = trained.export_state()
+    fresh = _seeded_net(1).initialize()
+    tensors = {k: torch.from_numpy(v) for k, v in state["module"].items()}
+    fresh.restore_state(state, tensors)
+    np.testing.assert_equal(fresh.export_state(), state)
