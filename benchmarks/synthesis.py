@@ -10,7 +10,8 @@ and 38_thyroid reach it). Each seed in 0, 1, 2 makes a 70/30 split; every genera
 is fitted on the 70% and samples as many rows as the 70% has.
 
 Generators: ``VAETransformer(random_state=seed).fit(train).sample(len(train),
-random_state=seed)`` (extra parameters with ``--skvae-param KEY=VALUE``) and SDV's
+random_state=seed)`` (extra parameters with ``--skvae-param KEY=VALUE`` and
+``--sample-param KEY=VALUE``; write such trials elsewhere with ``--out-dir``) and SDV's
 ``TVAESynthesizer``, ``CTGANSynthesizer`` and ``GaussianCopulaSynthesizer`` at
 their defaults (300 epochs for the two networks), with numpy's, torch's and
 Python's global seeds set to the seed before the fit and ``_set_random_state(seed)``
@@ -197,9 +198,9 @@ def fit_sample_peer(peer: str, train: pd.DataFrame, seed: int, epochs: int | Non
     return synthesizer.sample(num_rows=len(train))["table"]
 
 
-def fit_sample_skvae(train: pd.DataFrame, seed: int, params: dict):
+def fit_sample_skvae(train: pd.DataFrame, seed: int, params: dict, draws: dict):
     model = VAETransformer(random_state=seed, **params).fit(train)
-    return model.sample(len(train), random_state=seed)
+    return model.sample(len(train), random_state=seed, **draws)
 
 
 def quality(train, synthetic):
@@ -325,10 +326,10 @@ def split(frame: pd.DataFrame, seed: int):
     return train.reset_index(drop=True), holdout.reset_index(drop=True)
 
 
-def peer_rows(tables, seeds, max_rows, epochs, out_dir, compute):
+def peer_rows(tables, seeds, max_rows, epochs, cache_dir, compute):
     """Peer metrics from the cache, computing (and caching) the missing ones."""
-    cache_path = out_dir / "synthesis_peers.csv" if out_dir else None
-    samples_dir = out_dir / "synthesis_samples" if out_dir else None
+    cache_path = cache_dir / "synthesis_peers.csv" if cache_dir else None
+    samples_dir = cache_dir / "synthesis_samples" if cache_dir else None
     epochs_key = "default" if epochs is None else str(epochs)
     cache = (
         pd.read_csv(cache_path, dtype={"epochs": str})
@@ -402,7 +403,7 @@ def report_row(row):
     )
 
 
-def skvae_rows(tables, seeds, max_rows, epochs, params):
+def skvae_rows(tables, seeds, max_rows, epochs, params, draws):
     if not hasattr(VAETransformer, "sample"):
         print("skip skvae: this VAETransformer has no sample() yet", flush=True)
         return pd.DataFrame()
@@ -413,7 +414,7 @@ def skvae_rows(tables, seeds, max_rows, epochs, params):
         for seed in seeds:
             train, holdout = split(frame, seed)
             start = time.perf_counter()
-            synthetic = fit_sample_skvae(train, seed, params)
+            synthetic = fit_sample_skvae(train, seed, params, draws)
             seconds = time.perf_counter() - start
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -542,13 +543,27 @@ def main(argv=None):
         metavar="KEY=VALUE",
         help="extra VAETransformer parameter (repeatable), e.g. n_components=8",
     )
+    parser.add_argument(
+        "--sample-param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra sample() argument (repeatable), e.g. missing_cells=True",
+    )
     parser.add_argument("--tables", nargs="+", default=None)
     parser.add_argument(
         "--out-dir",
         type=Path,
         default=None,
-        help="where synthesis.md/.csv and the peer cache go (default: "
-        "benchmarks/results/ for a full run, nowhere for --quick)",
+        help="where synthesis.md/.csv go (default: benchmarks/results/ for a full "
+        "run, nowhere for --quick)",
+    )
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="where the peer cache is (default: benchmarks/results/ for a full "
+        "run, --out-dir for --quick)",
     )
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
@@ -557,7 +572,9 @@ def main(argv=None):
     max_rows = 300 if args.quick else args.max_rows
     epochs = 10 if args.quick else None
     out_dir = args.out_dir or (None if args.quick else RESULTS)
+    cache_dir = args.cache_dir or (out_dir if args.quick else RESULTS)
     params = parse_params(args.skvae_param)
+    draws = parse_params(args.sample_param)
     names = args.tables or (["german", "29_Pima"] if args.quick else UCI + NUMERIC)
     command = shlex.join(
         ["python", "benchmarks/synthesis.py", *(sys.argv[1:] if argv is None else argv)]
@@ -579,6 +596,8 @@ def main(argv=None):
         )
         + "skvae: VAETransformer(random_state=seed"
         + "".join(f", {k}={v!r}" for k, v in params.items())
+        + ").sample(n, random_state=seed"
+        + "".join(f", {k}={v!r}" for k, v in draws.items())
         + ").",
     ]
     print(report[-1], flush=True)
@@ -592,11 +611,13 @@ def main(argv=None):
     if not args.skvae_only:
         print("Peers (cached where possible):", flush=True)
     frames.append(
-        peer_rows(tables, seeds, max_rows, epochs, out_dir, compute=not args.skvae_only)
+        peer_rows(
+            tables, seeds, max_rows, epochs, cache_dir, compute=not args.skvae_only
+        )
     )
     if not args.peers_only:
         print("skvae:", flush=True)
-        frames.append(skvae_rows(tables, seeds, max_rows, epochs, params))
+        frames.append(skvae_rows(tables, seeds, max_rows, epochs, params, draws))
     results = pd.concat([f for f in frames if not f.empty], ignore_index=True)
     targets = []
     for part, part_names in PARTS.items():
