@@ -78,6 +78,8 @@ class DataSampler(nn.Module):
             ("prior_means", (k, d)),
             ("prior_scale_tril", (k, d, d)),
             ("residual_var", (n_numeric,)),
+            ("numeric_low", (n_numeric,)),
+            ("numeric_high", (n_numeric,)),
             ("missing_rate", (n_columns,)),
         ):
             self.register_buffer(name, torch.empty(shape))
@@ -94,6 +96,9 @@ class DataSampler(nn.Module):
                 torch.eye(self.prior_means.shape[1]).expand_as(self.prior_scale_tril)
             )
             self.residual_var.fill_(0.5)
+            # Finite, as every saved tensor must be: the widest range of the dtype.
+            self.numeric_low.fill_(-torch.finfo(self.numeric_low.dtype).max)
+            self.numeric_high.fill_(torch.finfo(self.numeric_high.dtype).max)
             self.missing_rate.zero_()
 
     @classmethod
@@ -188,11 +193,21 @@ def fit_sampler(module, X: np.ndarray, latent_prior: str, seed: int) -> None:
         with torch.no_grad():
             sampler.reset()
             n_observed = np.zeros(layout.n_columns)
+            low = np.full(layout.n_numeric, np.inf)
+            high = np.full(layout.n_numeric, -np.inf)
             for start in range(0, len(X), SAMPLE_BLOCK):
                 block = np.asarray(X[start : start + SAMPLE_BLOCK])
                 n_observed += layout.observed(block).sum(axis=0)
+                # fmin and fmax pass over NaN (missing cells).
+                numeric = layout.numeric(block)
+                low = np.fmin(low, np.fmin.reduce(numeric, axis=0, initial=np.inf))
+                high = np.fmax(high, np.fmax.reduce(numeric, axis=0, initial=-np.inf))
             rate = 1.0 - n_observed / max(len(X), 1)
             sampler.missing_rate.copy_(torch.as_tensor(rate))
+            # The observed range of each numeric column: draws stay in the data's
+            # support (ages are not negative), as a column's values are bounded.
+            sampler.numeric_low.copy_(torch.as_tensor(low))
+            sampler.numeric_high.copy_(torch.as_tensor(high))
             mean, log_var = module.encode(x)
             residual = layout.numeric_residual(x, module.decode(mean))
             if layout.n_numeric:
@@ -223,7 +238,8 @@ def draw_encoded(
     ``z`` comes from the latent prior, then ``x`` from ``p(x | z)``: the noise
     model's draw around the decoder's output and one category per column from its
     softmax; with ``add_noise=False`` the noise model's mean and each column's most
-    probable category instead. ``missing_cells`` blanks each column's cells
+    probable category instead. Numeric draws are clipped to the column's training
+    range. ``missing_cells`` blanks each column's cells
     independently at its training missing rate.
     """
     sampler, layout = module.sampler, module.layout
@@ -237,6 +253,9 @@ def draw_encoded(
                 decoded = module.decode(sampler.draw_latent(n, generator))
                 block = draw_given_decoded(module, decoded, generator, add_noise)
                 block = block.double()
+                numeric = layout.numeric(block)
+                low, high = sampler.numeric_low, sampler.numeric_high
+                numeric.copy_(numeric.clamp(low.to(numeric), high.to(numeric)))
                 if missing_cells:
                     block = _blank_cells(block, layout, sampler.missing_rate, generator)
                 out[start : start + n] = block.cpu().numpy()
