@@ -72,6 +72,38 @@ def _name(estimator, name):
     return type(_final_estimator(estimator)).__name__
 
 
+def _checked_final(estimator, method: str, display: str, needs: str):
+    """The fitted final estimator, once ``estimator`` is known to have ``method``.
+
+    ``needs`` says, for the error, what kind of estimator ``display`` draws.
+    """
+    _pyplot(f"{display}.from_estimator")
+    final = _final_estimator(estimator)
+    if not hasattr(estimator, method):
+        raise TypeError(f"{display} needs {needs}; got {type(final).__name__}.")
+    return final
+
+
+def _vertical_line(ax, x, label: str, **style):
+    """A vertical line at ``x`` labelled ``label.format(x)``; None when ``x`` is."""
+    if x is None:
+        return None
+    return ax.axvline(x, label=label.format(x), **style)
+
+
+def _finish(display, ax, name, what: str):
+    """Title ``ax`` "<name> <what>" and keep it and its figure on ``display``.
+
+    ``name`` overrides the display's own; an empty name leaves the title out.
+    """
+    name = display.name if name is None else name
+    if name:
+        ax.set_title(f"{name} {what}")
+    display.ax_ = ax
+    display.figure_ = ax.figure
+    return display
+
+
 class LossHistoryDisplay:
     """Loss per epoch of a fitted VAE: total, reconstruction and KL, train and
     validation, with the early-stopping epoch and learning-rate reductions marked.
@@ -234,14 +266,13 @@ default=("loss", "reconstruction", "kl")
                     label=f"{_TERM_LABELS[term]} ({_SPLIT_LABELS[split]})",
                 )
 
-        self.best_epoch_line_ = None
-        if self.best_epoch is not None:
-            self.best_epoch_line_ = ax.axvline(
-                self.best_epoch,
-                color="0.4",
-                linestyle=":",
-                label=f"best epoch ({self.best_epoch}), weights kept",
-            )
+        self.best_epoch_line_ = _vertical_line(
+            ax,
+            self.best_epoch,
+            "best epoch ({}), weights kept",
+            color="0.4",
+            linestyle=":",
+        )
 
         self.lr_markers_ = None
         reduced = self.lr_reduction_epochs()
@@ -272,9 +303,6 @@ default=("loss", "reconstruction", "kl")
             plain = plt.FuncFormatter(lambda value, _: f"{value:g}")
             ax.yaxis.set_major_formatter(plain)
             ax.yaxis.set_minor_formatter(plain)
-        name = self.name if name is None else name
-        if name:
-            ax.set_title(f"{name} training history")
         # Colour says which term, line style which split: one legend entry each
         # rather than one per curve.
         Line2D = plt.Line2D
@@ -297,9 +325,7 @@ default=("loss", "reconstruction", "kl")
             a for a in (self.best_epoch_line_, self.lr_markers_) if a is not None
         ]
         ax.legend(handles=handles)
-        self.ax_ = ax
-        self.figure_ = ax.figure
-        return self
+        return _finish(self, ax, name, "training history")
 
     @classmethod
     def from_estimator(
@@ -511,23 +537,13 @@ class ScoreHistogramDisplay:
                 alpha=0.6,
                 label=f"{label} (n={len(values)})",
             )
-        self.threshold_line_ = None
-        if self.offset is not None:
-            self.threshold_line_ = ax.axvline(
-                self.offset,
-                color="black",
-                linestyle="--",
-                label=f"threshold offset_ = {self.offset:.3g}",
-            )
+        self.threshold_line_ = _vertical_line(
+            ax, self.offset, "threshold offset_ = {:.3g}", color="black", linestyle="--"
+        )
         ax.set_xlabel("score_samples (higher is more normal)")
         ax.set_ylabel("density" if density else "number of samples")
-        name = self.name if name is None else name
-        if name:
-            ax.set_title(f"{name} scores")
         ax.legend()
-        self.ax_ = ax
-        self.figure_ = ax.figure
-        return self
+        return _finish(self, ax, name, "scores")
 
     @classmethod
     def from_estimator(
@@ -579,13 +595,12 @@ class ScoreHistogramDisplay:
         >>> len(display.bars_["all"]), display.ax_.get_ylabel()
         (10, 'density')
         """
-        _pyplot(f"{cls.__name__}.from_estimator")
-        detector = _final_estimator(estimator)
-        if not hasattr(estimator, "score_samples"):
-            raise TypeError(
-                f"{cls.__name__} needs an outlier detector with score_samples, such "
-                f"as VAEOutlierDetector; got {type(detector).__name__}."
-            )
+        detector = _checked_final(
+            estimator,
+            "score_samples",
+            cls.__name__,
+            "an outlier detector with score_samples, such as VAEOutlierDetector",
+        )
         display = cls(
             scores=estimator.score_samples(X),
             offset=getattr(detector, "offset_", None),
@@ -746,12 +761,7 @@ class LatentSpaceDisplay:
         first, second = self.components
         ax.set_xlabel(f"latent dimension {first} (posterior mean)")
         ax.set_ylabel(f"latent dimension {second} (posterior mean)")
-        name = self.name if name is None else name
-        if name:
-            ax.set_title(f"{name} latent space")
-        self.ax_ = ax
-        self.figure_ = ax.figure
-        return self
+        return _finish(self, ax, name, "latent space")
 
     @classmethod
     def from_estimator(
@@ -802,13 +812,12 @@ class LatentSpaceDisplay:
         >>> display.ax_.get_xlabel()
         'latent dimension 1 (posterior mean)'
         """
-        _pyplot(f"{cls.__name__}.from_estimator")
-        final = _final_estimator(estimator)
-        if not hasattr(estimator, "transform"):
-            raise TypeError(
-                f"{cls.__name__} needs an estimator whose transform returns latent "
-                f"codes, such as VAETransformer; got {type(final).__name__}."
-            )
+        final = _checked_final(
+            estimator,
+            "transform",
+            cls.__name__,
+            "an estimator whose transform returns latent codes, such as VAETransformer",
+        )
         components = tuple(components)
         n_components = getattr(final, "n_components_", None)
         if len(components) != 2 or len(set(components)) != 2:
