@@ -104,6 +104,46 @@ def _finish(display, ax, name, what: str):
     return display
 
 
+# Docstring sections every Display shares, filled in by _fill_display_docs so that
+# the three cannot drift apart (as skvae._base.fill_parameter_docs does for the
+# estimators). "{display}" stands for the class's name.
+_SHARED_DOCS = {
+    "name_parameters": """\
+name : str or None, default=None
+        Name of the estimator, shown in the title (as in scikit-learn's Displays).
+    estimator_name : str, default="deprecated"
+        Former name of ``name``; deprecated in 0.2, use ``name``.""",
+    "plot_parameters": """\
+ax : matplotlib.axes.Axes or None, default=None
+            Axes to draw on; None makes a new figure.
+        name : str or None, default=None
+            Name shown in the title; overrides the ``name`` given at construction.""",
+    "from_estimator_parameters": """\
+name : str or None, default=None
+            Title prefix; the estimator's class name when None.
+        ax : matplotlib.axes.Axes or None, default=None
+            Axes to draw on; None makes a new figure.""",
+    "returns": """\
+Returns
+        -------
+        display : {display}
+            This object, with ``ax_``, ``figure_`` and the artists set.""",
+}
+
+
+def _fill_display_docs(display_class) -> None:
+    """Fill the shared sections into the docstrings of a Display and its methods."""
+    for function in (
+        display_class,
+        display_class.plot,
+        display_class.from_estimator.__func__,
+    ):
+        doc = function.__doc__
+        for key, section in _SHARED_DOCS.items():
+            doc = doc.replace("{" + key + "}", section)
+        function.__doc__ = doc.replace("{display}", display_class.__name__)
+
+
 class LossHistoryDisplay:
     """Loss per epoch of a fitted VAE: total, reconstruction and KL, train and
     validation, with the early-stopping epoch and learning-rate reductions marked.
@@ -127,10 +167,7 @@ class LossHistoryDisplay:
     learning_rate : array-like of shape (n_epochs,) or None, default=None
         Learning rate of each epoch (NaN where unknown). Epochs that start with a
         lower rate than the epoch before are marked on the monitored curve.
-    name : str or None, default=None
-        Name of the estimator, shown in the title (as in scikit-learn's Displays).
-    estimator_name : str, default="deprecated"
-        Former name of ``name``; deprecated in 0.2, use ``name``.
+    {name_parameters}
 
     Attributes
     ----------
@@ -219,10 +256,7 @@ class LossHistoryDisplay:
 
         Parameters
         ----------
-        ax : matplotlib.axes.Axes or None, default=None
-            Axes to draw on; None makes a new figure.
-        name : str or None, default=None
-            Name shown in the title; overrides the ``name`` given at construction.
+        {plot_parameters}
         terms : sequence of {"loss", "reconstruction", "kl"}, \
 default=("loss", "reconstruction", "kl")
             Which loss terms to draw; each gets one colour, train solid and
@@ -230,10 +264,7 @@ default=("loss", "reconstruction", "kl")
         yscale : {"linear", "log"}, default="linear"
             Scale of the loss axis; "log" helps when the first epochs dominate.
 
-        Returns
-        -------
-        display : LossHistoryDisplay
-            This object, with ``ax_``, ``figure_`` and the artists set.
+        {returns}
 
         Examples
         --------
@@ -348,21 +379,19 @@ default=("loss", "reconstruction", "kl")
             Which loss terms to draw.
         yscale : {"linear", "log"}, default="linear"
             Scale of the loss axis.
-        name : str or None, default=None
-            Title prefix; the estimator's class name when None.
-        ax : matplotlib.axes.Axes or None, default=None
-            Axes to draw on; None makes a new figure.
+        {from_estimator_parameters}
 
         Returns
         -------
         display : LossHistoryDisplay
+            The training history, plotted.
 
         Examples
         --------
-        >>> import numpy as np
         >>> from skvae import VAEOutlierDetector
+        >>> from skvae.datasets import make_anomaly_data
         >>> from skvae.plotting import LossHistoryDisplay
-        >>> X = np.random.RandomState(0).normal(size=(200, 4))
+        >>> X, _ = make_anomaly_data(n_samples=200, random_state=0)
         >>> detector = VAEOutlierDetector(max_epochs=5, early_stopping=True,
         ...                               random_state=0).fit(X)
         >>> display = LossHistoryDisplay.from_estimator(detector, terms=["loss"])
@@ -420,10 +449,7 @@ class ScoreHistogramDisplay:
     pos_label : int, float, bool or str, default=1
         The label of anomalies in ``y`` (1 in the ADBench convention; use -1 for
         scikit-learn's predict convention).
-    name : str or None, default=None
-        Name of the estimator, shown in the title (as in scikit-learn's Displays).
-    estimator_name : str, default="deprecated"
-        Former name of ``name``; deprecated in 0.2, use ``name``.
+    {name_parameters}
 
     Attributes
     ----------
@@ -486,20 +512,14 @@ class ScoreHistogramDisplay:
 
         Parameters
         ----------
-        ax : matplotlib.axes.Axes or None, default=None
-            Axes to draw on; None makes a new figure.
-        name : str or None, default=None
-            Name shown in the title; overrides the ``name`` given at construction.
+        {plot_parameters}
         bins : int or sequence of float, default=50
             Number of bins, or their edges, as in :func:`numpy.histogram_bin_edges`.
         density : bool, default=True
             Normalise each histogram to unit area, so that a small class of
             anomalies stays visible next to many normal samples.
 
-        Returns
-        -------
-        display : ScoreHistogramDisplay
-            This object, with ``ax_``, ``figure_`` and the artists set.
+        {returns}
 
         Examples
         --------
@@ -575,23 +595,22 @@ class ScoreHistogramDisplay:
             Number of bins, or their edges.
         density : bool, default=True
             Normalise each histogram to unit area.
-        name : str or None, default=None
-            Title prefix; the detector's class name when None.
-        ax : matplotlib.axes.Axes or None, default=None
-            Axes to draw on; None makes a new figure.
+        {from_estimator_parameters}
 
         Returns
         -------
         display : ScoreHistogramDisplay
+            The histogram of the scores of ``X``, with the threshold.
 
         Examples
         --------
         >>> import numpy as np
         >>> from skvae import VAEOutlierDetector
         >>> from skvae.plotting import ScoreHistogramDisplay
-        >>> X = np.random.RandomState(0).normal(size=(200, 4))
-        >>> detector = VAEOutlierDetector(max_epochs=5, random_state=0).fit(X)
-        >>> display = ScoreHistogramDisplay.from_estimator(detector, X, bins=10)
+        >>> rng = np.random.RandomState(0)
+        >>> X_train, X_new = rng.normal(size=(200, 4)), rng.normal(size=(50, 4))
+        >>> detector = VAEOutlierDetector(max_epochs=5, random_state=0).fit(X_train)
+        >>> display = ScoreHistogramDisplay.from_estimator(detector, X_new, bins=10)
         >>> len(display.bars_["all"]), display.ax_.get_ylabel()
         (10, 'density')
         """
@@ -628,10 +647,7 @@ class LatentSpaceDisplay:
         Values to colour the points by.
     components : tuple of two int, default=(0, 1)
         Indices of the plotted latent dimensions, for the axis labels.
-    name : str or None, default=None
-        Name of the estimator, shown in the title (as in scikit-learn's Displays).
-    estimator_name : str, default="deprecated"
-        Former name of ``name``; deprecated in 0.2, use ``name``.
+    {name_parameters}
 
     Attributes
     ----------
@@ -693,19 +709,13 @@ class LatentSpaceDisplay:
 
         Parameters
         ----------
-        ax : matplotlib.axes.Axes or None, default=None
-            Axes to draw on; None makes a new figure.
-        name : str or None, default=None
-            Name shown in the title; overrides the ``name`` given at construction.
+        {plot_parameters}
         legend_title : str or None, default=None
             Title of the legend or label of the colour bar.
         **scatter_kwargs : dict
             Passed to :meth:`matplotlib.axes.Axes.scatter`, e.g. ``s`` or ``alpha``.
 
-        Returns
-        -------
-        display : LatentSpaceDisplay
-            This object, with ``ax_``, ``figure_`` and the artists set.
+        {returns}
 
         Examples
         --------
@@ -776,7 +786,7 @@ class LatentSpaceDisplay:
         ax=None,
         **scatter_kwargs,
     ) -> LatentSpaceDisplay:
-        """Encode ``X`` with a fitted transformer and plot two latent dimensions.
+        """Encode ``X`` with a fitted transformer and plot two of its latent dimensions.
 
         Parameters
         ----------
@@ -790,25 +800,23 @@ class LatentSpaceDisplay:
             Latent dimensions to plot (0-based), x then y.
         legend_title : str or None, default=None
             Title of the legend or label of the colour bar.
-        name : str or None, default=None
-            Title prefix; the estimator's class name when None.
-        ax : matplotlib.axes.Axes or None, default=None
-            Axes to draw on; None makes a new figure.
+        {from_estimator_parameters}
         **scatter_kwargs : dict
             Passed to :meth:`matplotlib.axes.Axes.scatter`.
 
         Returns
         -------
         display : LatentSpaceDisplay
+            The latent codes of ``X``, plotted.
 
         Examples
         --------
-        >>> import numpy as np
+        >>> from sklearn.datasets import load_iris
         >>> from skvae import VAETransformer
         >>> from skvae.plotting import LatentSpaceDisplay
-        >>> X = np.random.RandomState(0).normal(size=(100, 5))
+        >>> X, y = load_iris(return_X_y=True)
         >>> vae = VAETransformer(n_components=3, max_epochs=5, random_state=0).fit(X)
-        >>> display = LatentSpaceDisplay.from_estimator(vae, X, components=(1, 2))
+        >>> display = LatentSpaceDisplay.from_estimator(vae, X, y, components=(1, 2))
         >>> display.ax_.get_xlabel()
         'latent dimension 1 (posterior mean)'
         """
@@ -835,3 +843,7 @@ class LatentSpaceDisplay:
         Z = np.asarray(estimator.transform(X))[:, list(components)]
         display = cls(Z=Z, y=y, components=components, name=_name(estimator, name))
         return display.plot(ax=ax, legend_title=legend_title, **scatter_kwargs)
+
+
+for _display in (LossHistoryDisplay, ScoreHistogramDisplay, LatentSpaceDisplay):
+    _fill_display_docs(_display)
