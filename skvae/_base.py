@@ -21,6 +21,7 @@ from skorch.callbacks import Callback, EarlyStopping
 
 from ._calibration import full_noise_possible
 from ._checks import narrowing_overflow_error
+from ._docstrings import fill_example_setups
 from ._generation import LATENT_PRIORS, draw_encoded, fit_sampler, sampled_output
 from ._linear_start import start_at_ppca
 from ._module import ACTIVATIONS, VAEModule
@@ -767,10 +768,7 @@ class BaseVAE(BaseEstimator):
 
         Examples
         --------
-        >>> import numpy as np
-        >>> from skvae import VAETransformer
-        >>> X = np.random.RandomState(0).normal(size=(100, 4))
-        >>> vae = VAETransformer(max_epochs=5, random_state=0).fit(X)
+        {fitted_transformer}
         >>> bool(vae.score(X) < -4 * 0.5 * np.log(2 * np.pi))  # N(0, I): about -5.7
         True
         """
@@ -854,6 +852,9 @@ class BaseVAE(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
         return tags
+
+
+fill_example_setups(BaseVAE)
 
 
 def signature_defaults(estimator_class) -> dict[str, str]:

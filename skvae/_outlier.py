@@ -11,6 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseVAE, fill_parameter_docs
 from ._checks import narrowing_overflow_error
+from ._docstrings import fill_example_setups
 from ._scores import SCORES
 
 
@@ -230,11 +231,7 @@ default={score_method}
 
         Examples
         --------
-        >>> import numpy as np
-        >>> from skvae import VAEOutlierDetector
-        >>> X = np.random.RandomState(0).normal(size=(100, 4))
-        >>> detector = VAEOutlierDetector(contamination=0.05, max_epochs=5,
-        ...                               random_state=0).fit(X)
+        {fitted_detector}
         >>> int((detector.score_samples(X) < detector.offset_).sum())  # 5% of 100
         5
         """
@@ -295,6 +292,7 @@ default={score_method}
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Samples to score, scaled like the training data.
 
         Returns
         -------
@@ -302,11 +300,7 @@ default={score_method}
 
         Examples
         --------
-        >>> import numpy as np
-        >>> from skvae import VAEOutlierDetector
-        >>> X = np.random.RandomState(0).normal(size=(100, 4))
-        >>> detector = VAEOutlierDetector(contamination=0.05, max_epochs=5,
-        ...                               random_state=0).fit(X)
+        {fitted_detector}
         >>> scores = detector.score_samples(X)
         >>> scores.shape, bool((scores <= 0).all())
         ((100,), True)
@@ -322,6 +316,7 @@ default={score_method}
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Samples to score, as for :meth:`score_samples`.
 
         Returns
         -------
@@ -329,11 +324,7 @@ default={score_method}
 
         Examples
         --------
-        >>> import numpy as np
-        >>> from skvae import VAEOutlierDetector
-        >>> X = np.random.RandomState(0).normal(size=(100, 4))
-        >>> detector = VAEOutlierDetector(contamination=0.05, max_epochs=5,
-        ...                               random_state=0).fit(X)
+        {fitted_detector}
         >>> scores = detector.decision_function(X)
         >>> bool(np.allclose(scores, detector.score_samples(X) - detector.offset_))
         True
@@ -351,6 +342,7 @@ default={score_method}
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Samples to label.
 
         Returns
         -------
@@ -358,11 +350,7 @@ default={score_method}
 
         Examples
         --------
-        >>> import numpy as np
-        >>> from skvae import VAEOutlierDetector
-        >>> X = np.random.RandomState(0).normal(size=(100, 4))
-        >>> detector = VAEOutlierDetector(contamination=0.05, max_epochs=5,
-        ...                               random_state=0).fit(X)
+        {fitted_detector}
         >>> labels = detector.predict(X)
         >>> np.unique(labels).tolist(), int((labels == -1).sum())
         ([-1, 1], 5)
@@ -371,3 +359,4 @@ default={score_method}
 
 
 fill_parameter_docs(VAEOutlierDetector)
+fill_example_setups(VAEOutlierDetector)

@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import _FLOAT_DTYPES, BaseVAE, fill_parameter_docs
 from ._checks import check_numeric_array
+from ._docstrings import fill_example_setups
 
 
 class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
@@ -181,10 +182,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
 
         Examples
         --------
-        >>> import numpy as np
-        >>> from skvae import VAETransformer
-        >>> X = np.random.RandomState(0).normal(size=(100, 4))
-        >>> vae = VAETransformer(max_epochs=5, random_state=0).fit(X)
+        {fitted_transformer}
         >>> vae.n_iter_, vae.n_components_, vae.history_[-1, "epoch"]
         (5, 2, 5)
         """
@@ -244,10 +242,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
 
         Examples
         --------
-        >>> import numpy as np
-        >>> from skvae import VAETransformer
-        >>> X = np.random.RandomState(0).normal(size=(100, 4))
-        >>> vae = VAETransformer(max_epochs=5, random_state=0).fit(X)
+        {fitted_transformer}
         >>> Z = vae.transform(X)
         >>> Z.shape, Z.dtype
         ((100, 2), dtype('float64'))
@@ -275,10 +270,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
 
         Examples
         --------
-        >>> import numpy as np
-        >>> from skvae import VAETransformer
-        >>> X = np.random.RandomState(0).normal(size=(100, 4))
-        >>> vae = VAETransformer(max_epochs=5, random_state=0).fit(X)
+        {fitted_transformer}
         >>> vae.inverse_transform(vae.transform(X)).shape
         (100, 4)
         >>> vae.inverse_transform(np.zeros((1, 2))).shape  # decode the prior's mean
@@ -310,3 +302,4 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
 
 
 fill_parameter_docs(VAETransformer)
+fill_example_setups(VAETransformer)

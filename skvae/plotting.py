@@ -669,16 +669,13 @@ class LatentSpaceDisplay:
 
     Examples
     --------
-    >>> from sklearn.datasets import load_wine
-    >>> from sklearn.pipeline import make_pipeline
-    >>> from sklearn.preprocessing import StandardScaler
+    >>> from sklearn import datasets
     >>> from skvae import VAETransformer
     >>> from skvae.plotting import LatentSpaceDisplay
-    >>> X, y = load_wine(return_X_y=True)
-    >>> pipe = make_pipeline(
-    ...     StandardScaler(), VAETransformer(max_epochs=10, random_state=0)
-    ... ).fit(X)
-    >>> display = LatentSpaceDisplay.from_estimator(pipe, X, y)
+    >>> X, y = datasets.load_wine(return_X_y=True)
+    >>> X = (X - X.mean(axis=0)) / X.std(axis=0)  # standardized
+    >>> vae = VAETransformer(max_epochs=10, random_state=0).fit(X)
+    >>> display = LatentSpaceDisplay.from_estimator(vae, X, y)
     >>> len(display.scatter_.get_offsets()), len(display.legend_.get_texts())
     (178, 3)
     """
