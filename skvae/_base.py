@@ -21,7 +21,7 @@ from skorch.callbacks import Callback, EarlyStopping
 
 from ._calibration import full_noise_possible
 from ._checks import narrowing_overflow_error
-from ._docstrings import fill_example_setups
+from ._docstrings import FITTED_ATTRIBUTES_DOC, fill_example_setups
 from ._generation import LATENT_PRIORS, draw_encoded, fit_sampler, sampled_output
 from ._linear_start import start_at_ppca
 from ._module import ACTIVATIONS, VAEModule
@@ -884,7 +884,9 @@ def fill_parameter_docs(estimator_class) -> None:
         patience_steps=estimator_class._auto_patience_steps,
     )
     common = COMMON_PARAMETERS_DOC.format(**defaults, **auto)
-    estimator_class.__doc__ = estimator_class.__doc__.format(common=common, **defaults)
+    estimator_class.__doc__ = estimator_class.__doc__.format(
+        common=common, fitted_attributes=FITTED_ATTRIBUTES_DOC, **defaults
+    )
 
 
 # Shared by both estimators' docstrings (inserted with str.format), so the two

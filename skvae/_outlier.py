@@ -62,32 +62,7 @@ default={score_method}
     ----------
     offset_ : float
         Threshold on ``score_samples``: ``decision_function = score_samples - offset_``.
-    net_ : skvae._net.VAENet
-        The fitted skorch net; ``net_.module_`` is the torch module.
-    history_ : skorch.History
-        Per-epoch losses: ``train_loss``, ``train_reconstruction``, ``train_kl``,
-        their ``valid_`` counterparts, ``kl_weight`` and ``dur``.
-    n_iter_ : int
-        Epochs run.
-    max_epochs_, n_iter_no_change_, kl_warmup_epochs_ : int
-        The epoch counts used, with "auto" resolved for the data size.
-    seed_ : int
-        Seed drawn from ``random_state`` at fit time; seeds training and the
-        Monte-Carlo noise of the reconstruction probability.
-    n_components_ : int
-        Latent dimension used.
-    hidden_layer_sizes_ : tuple of int
-        Encoder widths used.
-    output_activation_ : str
-        Decoder output activation used.
-    noise_model_ : str
-        Decoder noise model used, with "auto" resolved.
-    batch_size_ : int
-        Training batch size used.
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Names of features seen during fit, when X has string column names.
+{fitted_attributes}
 
     See Also
     --------

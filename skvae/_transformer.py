@@ -34,32 +34,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
 
     Attributes
     ----------
-    net_ : skvae._net.VAENet
-        The fitted skorch net; ``net_.module_`` is the torch module.
-    history_ : skorch.History
-        Per-epoch losses: ``train_loss``, ``train_reconstruction``, ``train_kl``,
-        their ``valid_`` counterparts, ``kl_weight`` and ``dur``; e.g.
-        ``history_[:, "valid_loss"]``.
-    n_iter_ : int
-        Epochs run.
-    max_epochs_, n_iter_no_change_, kl_warmup_epochs_ : int
-        The epoch counts used, with "auto" resolved for the data size.
-    seed_ : int
-        Seed drawn from ``random_state`` at fit time.
-    n_components_ : int
-        Latent dimension.
-    hidden_layer_sizes_ : tuple of int
-        Encoder widths used.
-    output_activation_ : str
-        Decoder output activation used.
-    noise_model_ : str
-        Decoder noise model used, with "auto" resolved.
-    batch_size_ : int
-        Training batch size used.
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Names of features seen during fit, when X has string column names.
+{fitted_attributes}
 
     See Also
     --------
