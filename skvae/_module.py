@@ -166,6 +166,7 @@ class VAEModule(nn.Module):
         missing_input: bool = False,
         linear_path: bool = False,
     ):
+        # Taken before any other local exists: exactly the arguments passed.
         arguments = dict(locals())
         super().__init__()
         if noise_model not in NOISE_MODELS:

@@ -139,6 +139,8 @@ def _fill_display_docs(display_class) -> None:
         display_class.from_estimator.__func__,
     ):
         doc = function.__doc__
+        if doc is None:  # python -OO strips docstrings
+            continue
         for key, section in _SHARED_DOCS.items():
             doc = doc.replace("{" + key + "}", section)
         function.__doc__ = doc.replace("{display}", display_class.__name__)
