@@ -21,6 +21,7 @@ from skorch.callbacks import Callback, EarlyStopping
 
 from ._calibration import full_noise_possible
 from ._checks import narrowing_overflow_error
+from ._docstrings import FITTED_ATTRIBUTES_DOC, fill_example_setups
 from ._generation import LATENT_PRIORS, draw_encoded, fit_sampler, sampled_output
 from ._linear_start import start_at_ppca
 from ._module import ACTIVATIONS, VAEModule
@@ -767,10 +768,7 @@ class BaseVAE(BaseEstimator):
 
         Examples
         --------
-        >>> import numpy as np
-        >>> from skvae import VAETransformer
-        >>> X = np.random.RandomState(0).normal(size=(100, 4))
-        >>> vae = VAETransformer(max_epochs=5, random_state=0).fit(X)
+        {fitted_transformer}
         >>> bool(vae.score(X) < -4 * 0.5 * np.log(2 * np.pi))  # N(0, I): about -5.7
         True
         """
@@ -856,6 +854,9 @@ class BaseVAE(BaseEstimator):
         return tags
 
 
+fill_example_setups(BaseVAE)
+
+
 def signature_defaults(estimator_class) -> dict[str, str]:
     """Each ``__init__`` default as the docstrings write it: ``"auto"``, ``0.1``."""
     return {
@@ -883,7 +884,9 @@ def fill_parameter_docs(estimator_class) -> None:
         patience_steps=estimator_class._auto_patience_steps,
     )
     common = COMMON_PARAMETERS_DOC.format(**defaults, **auto)
-    estimator_class.__doc__ = estimator_class.__doc__.format(common=common, **defaults)
+    estimator_class.__doc__ = estimator_class.__doc__.format(
+        common=common, fitted_attributes=FITTED_ATTRIBUTES_DOC, **defaults
+    )
 
 
 # Shared by both estimators' docstrings (inserted with str.format), so the two

@@ -101,7 +101,8 @@ def observed_nll(
 
     Examples
     --------
-    >>> import math, torch
+    >>> import math
+    >>> import torch
     >>> from skvae._columns import ColumnLayout
     >>> from skvae._loss import observed_nll
     >>> from skvae._noise import DiagonalGaussian

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 from typing import NamedTuple
 
@@ -76,6 +77,16 @@ def _mlp(
         if dropout > 0:
             layers.append(SeededDropout(dropout))
     return nn.Sequential(*layers)
+
+
+def _construction_arguments(module_class, local_values: dict) -> dict:
+    """The ``__init__`` arguments of ``module_class`` among ``local_values``.
+
+    Read from the signature, so that the recorded arguments cannot drift from the
+    ones ``__init__`` takes.
+    """
+    names = list(inspect.signature(module_class.__init__).parameters)[1:]
+    return {name: local_values[name] for name in names}
 
 
 class VAEModule(nn.Module):
@@ -155,6 +166,8 @@ class VAEModule(nn.Module):
         missing_input: bool = False,
         linear_path: bool = False,
     ):
+        # Taken before any other local exists: exactly the arguments passed.
+        arguments = dict(locals())
         super().__init__()
         if noise_model not in NOISE_MODELS:
             raise ValueError(
@@ -172,20 +185,13 @@ class VAEModule(nn.Module):
         widths = [self.layout.n_input, *hidden_layer_sizes]
         # The arguments this module was built with, which the net also receives as
         # its module__ parameters (see VAENet.initialized_instance).
-        self.init_params = dict(
-            n_features=n_features,
-            n_components=n_components,
-            hidden_layer_sizes=hidden_layer_sizes,
-            activation=activation,
-            batch_norm=batch_norm,
-            dropout=dropout,
-            output_activation=output_activation,
-            noise_model=noise_model,
-            trim_fraction=trim_fraction,
-            cardinalities=self.layout.cardinalities,
-            missing_input=self.layout.missing_input,
-            linear_path=bool(linear_path),
-        )
+        self.init_params = {
+            **_construction_arguments(VAEModule, arguments),
+            # As the layout normalises them, so that equal modules compare equal.
+            "cardinalities": self.layout.cardinalities,
+            "missing_input": self.layout.missing_input,
+            "linear_path": bool(linear_path),
+        }
         self.linear_path = bool(linear_path)
         n_encoded = self.layout.n_encoded
         self.encoder = _mlp(widths, activation, batch_norm, dropout)

@@ -11,6 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseVAE, fill_parameter_docs
 from ._checks import narrowing_overflow_error
+from ._docstrings import fill_example_setups
 from ._scores import SCORES
 
 
@@ -61,32 +62,7 @@ default={score_method}
     ----------
     offset_ : float
         Threshold on ``score_samples``: ``decision_function = score_samples - offset_``.
-    net_ : skvae._net.VAENet
-        The fitted skorch net; ``net_.module_`` is the torch module.
-    history_ : skorch.History
-        Per-epoch losses: ``train_loss``, ``train_reconstruction``, ``train_kl``,
-        their ``valid_`` counterparts, ``kl_weight`` and ``dur``.
-    n_iter_ : int
-        Epochs run.
-    max_epochs_, n_iter_no_change_, kl_warmup_epochs_ : int
-        The epoch counts used, with "auto" resolved for the data size.
-    seed_ : int
-        Seed drawn from ``random_state`` at fit time; seeds training and the
-        Monte-Carlo noise of the reconstruction probability.
-    n_components_ : int
-        Latent dimension used.
-    hidden_layer_sizes_ : tuple of int
-        Encoder widths used.
-    output_activation_ : str
-        Decoder output activation used.
-    noise_model_ : str
-        Decoder noise model used, with "auto" resolved.
-    batch_size_ : int
-        Training batch size used.
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Names of features seen during fit, when X has string column names.
+{fitted_attributes}
 
     See Also
     --------
@@ -230,11 +206,7 @@ default={score_method}
 
         Examples
         --------
-        >>> import numpy as np
-        >>> from skvae import VAEOutlierDetector
-        >>> X = np.random.RandomState(0).normal(size=(100, 4))
-        >>> detector = VAEOutlierDetector(contamination=0.05, max_epochs=5,
-        ...                               random_state=0).fit(X)
+        {fitted_detector}
         >>> int((detector.score_samples(X) < detector.offset_).sum())  # 5% of 100
         5
         """
@@ -295,6 +267,7 @@ default={score_method}
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Samples to score, scaled like the training data.
 
         Returns
         -------
@@ -302,11 +275,7 @@ default={score_method}
 
         Examples
         --------
-        >>> import numpy as np
-        >>> from skvae import VAEOutlierDetector
-        >>> X = np.random.RandomState(0).normal(size=(100, 4))
-        >>> detector = VAEOutlierDetector(contamination=0.05, max_epochs=5,
-        ...                               random_state=0).fit(X)
+        {fitted_detector}
         >>> scores = detector.score_samples(X)
         >>> scores.shape, bool((scores <= 0).all())
         ((100,), True)
@@ -322,6 +291,7 @@ default={score_method}
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Samples to score, as for :meth:`score_samples`.
 
         Returns
         -------
@@ -329,11 +299,7 @@ default={score_method}
 
         Examples
         --------
-        >>> import numpy as np
-        >>> from skvae import VAEOutlierDetector
-        >>> X = np.random.RandomState(0).normal(size=(100, 4))
-        >>> detector = VAEOutlierDetector(contamination=0.05, max_epochs=5,
-        ...                               random_state=0).fit(X)
+        {fitted_detector}
         >>> scores = detector.decision_function(X)
         >>> bool(np.allclose(scores, detector.score_samples(X) - detector.offset_))
         True
@@ -351,6 +317,7 @@ default={score_method}
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Samples to label.
 
         Returns
         -------
@@ -358,11 +325,7 @@ default={score_method}
 
         Examples
         --------
-        >>> import numpy as np
-        >>> from skvae import VAEOutlierDetector
-        >>> X = np.random.RandomState(0).normal(size=(100, 4))
-        >>> detector = VAEOutlierDetector(contamination=0.05, max_epochs=5,
-        ...                               random_state=0).fit(X)
+        {fitted_detector}
         >>> labels = detector.predict(X)
         >>> np.unique(labels).tolist(), int((labels == -1).sum())
         ([-1, 1], 5)
@@ -371,3 +334,4 @@ default={score_method}
 
 
 fill_parameter_docs(VAEOutlierDetector)
+fill_example_setups(VAEOutlierDetector)

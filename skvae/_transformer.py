@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import _FLOAT_DTYPES, BaseVAE, fill_parameter_docs
 from ._checks import check_numeric_array
+from ._docstrings import fill_example_setups
 
 
 class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
@@ -33,32 +34,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
 
     Attributes
     ----------
-    net_ : skvae._net.VAENet
-        The fitted skorch net; ``net_.module_`` is the torch module.
-    history_ : skorch.History
-        Per-epoch losses: ``train_loss``, ``train_reconstruction``, ``train_kl``,
-        their ``valid_`` counterparts, ``kl_weight`` and ``dur``; e.g.
-        ``history_[:, "valid_loss"]``.
-    n_iter_ : int
-        Epochs run.
-    max_epochs_, n_iter_no_change_, kl_warmup_epochs_ : int
-        The epoch counts used, with "auto" resolved for the data size.
-    seed_ : int
-        Seed drawn from ``random_state`` at fit time.
-    n_components_ : int
-        Latent dimension.
-    hidden_layer_sizes_ : tuple of int
-        Encoder widths used.
-    output_activation_ : str
-        Decoder output activation used.
-    noise_model_ : str
-        Decoder noise model used, with "auto" resolved.
-    batch_size_ : int
-        Training batch size used.
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Names of features seen during fit, when X has string column names.
+{fitted_attributes}
 
     See Also
     --------
@@ -181,10 +157,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
 
         Examples
         --------
-        >>> import numpy as np
-        >>> from skvae import VAETransformer
-        >>> X = np.random.RandomState(0).normal(size=(100, 4))
-        >>> vae = VAETransformer(max_epochs=5, random_state=0).fit(X)
+        {fitted_transformer}
         >>> vae.n_iter_, vae.n_components_, vae.history_[-1, "epoch"]
         (5, 2, 5)
         """
@@ -244,10 +217,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
 
         Examples
         --------
-        >>> import numpy as np
-        >>> from skvae import VAETransformer
-        >>> X = np.random.RandomState(0).normal(size=(100, 4))
-        >>> vae = VAETransformer(max_epochs=5, random_state=0).fit(X)
+        {fitted_transformer}
         >>> Z = vae.transform(X)
         >>> Z.shape, Z.dtype
         ((100, 2), dtype('float64'))
@@ -275,10 +245,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
 
         Examples
         --------
-        >>> import numpy as np
-        >>> from skvae import VAETransformer
-        >>> X = np.random.RandomState(0).normal(size=(100, 4))
-        >>> vae = VAETransformer(max_epochs=5, random_state=0).fit(X)
+        {fitted_transformer}
         >>> vae.inverse_transform(vae.transform(X)).shape
         (100, 4)
         >>> vae.inverse_transform(np.zeros((1, 2))).shape  # decode the prior's mean
@@ -310,3 +277,4 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
 
 
 fill_parameter_docs(VAETransformer)
+fill_example_setups(VAETransformer)

@@ -506,13 +506,12 @@ def inverse_transform_to_onnx(
     Examples
     --------
     >>> import numpy as np
-    >>> import onnxruntime as ort
-    >>> from skvae import VAETransformer
-    >>> from skvae.onnx import inverse_transform_to_onnx
+    >>> from onnxruntime import InferenceSession
+    >>> from skvae import VAETransformer, onnx
     >>> X = np.random.RandomState(0).normal(size=(100, 4)).astype(np.float32)
     >>> vae = VAETransformer(max_epochs=5, random_state=0).fit(X)
-    >>> session = ort.InferenceSession(
-    ...     inverse_transform_to_onnx(vae).SerializeToString(),
+    >>> session = InferenceSession(
+    ...     onnx.inverse_transform_to_onnx(vae).SerializeToString(),
     ...     providers=["CPUExecutionProvider"])
     >>> Z = vae.transform(X)
     >>> (X_back,) = session.run(None, {"X": Z})

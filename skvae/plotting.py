@@ -72,6 +72,80 @@ def _name(estimator, name):
     return type(_final_estimator(estimator)).__name__
 
 
+def _checked_final(estimator, method: str, display: str, needs: str):
+    """The fitted final estimator, once ``estimator`` is known to have ``method``.
+
+    ``needs`` says, for the error, what kind of estimator ``display`` draws.
+    """
+    _pyplot(f"{display}.from_estimator")
+    final = _final_estimator(estimator)
+    if not hasattr(estimator, method):
+        raise TypeError(f"{display} needs {needs}; got {type(final).__name__}.")
+    return final
+
+
+def _vertical_line(ax, x, label: str, **style):
+    """A vertical line at ``x`` labelled ``label.format(x)``; None when ``x`` is."""
+    if x is None:
+        return None
+    return ax.axvline(x, label=label.format(x), **style)
+
+
+def _finish(display, ax, name, what: str):
+    """Title ``ax`` "<name> <what>" and keep it and its figure on ``display``.
+
+    ``name`` overrides the display's own; an empty name leaves the title out.
+    """
+    name = display.name if name is None else name
+    if name:
+        ax.set_title(f"{name} {what}")
+    display.ax_ = ax
+    display.figure_ = ax.figure
+    return display
+
+
+# Docstring sections every Display shares, filled in by _fill_display_docs so that
+# the three cannot drift apart (as skvae._base.fill_parameter_docs does for the
+# estimators). "{display}" stands for the class's name.
+_SHARED_DOCS = {
+    "name_parameters": """\
+name : str or None, default=None
+        Name of the estimator, shown in the title (as in scikit-learn's Displays).
+    estimator_name : str, default="deprecated"
+        Former name of ``name``; deprecated in 0.2, use ``name``.""",
+    "plot_parameters": """\
+ax : matplotlib.axes.Axes or None, default=None
+            Axes to draw on; None makes a new figure.
+        name : str or None, default=None
+            Name shown in the title; overrides the ``name`` given at construction.""",
+    "from_estimator_parameters": """\
+name : str or None, default=None
+            Title prefix; the estimator's class name when None.
+        ax : matplotlib.axes.Axes or None, default=None
+            Axes to draw on; None makes a new figure.""",
+    "returns": """\
+Returns
+        -------
+        display : {display}
+            This object, with ``ax_``, ``figure_`` and the artists set.""",
+}
+
+
+def _fill_display_docs(display_class) -> None:
+    """Fill the shared sections into the docstrings of a Display and its methods."""
+    for function in (
+        display_class,
+        display_class.plot,
+        display_class.from_estimator.__func__,
+    ):
+        doc = function.__doc__
+        if doc is None:  # python -OO strips docstrings
+            continue
+        for key, section in _SHARED_DOCS.items():
+            doc = doc.replace("{" + key + "}", section)
+        function.__doc__ = doc.replace("{display}", display_class.__name__)
+
+
 class LossHistoryDisplay:
     """Loss per epoch of a fitted VAE: total, reconstruction and KL, train and
     validation, with the early-stopping epoch and learning-rate reductions marked.
@@ -95,10 +169,7 @@ class LossHistoryDisplay:
     learning_rate : array-like of shape (n_epochs,) or None, default=None
         Learning rate of each epoch (NaN where unknown). Epochs that start with a
         lower rate than the epoch before are marked on the monitored curve.
-    name : str or None, default=None
-        Name of the estimator, shown in the title (as in scikit-learn's Displays).
-    estimator_name : str, default="deprecated"
-        Former name of ``name``; deprecated in 0.2, use ``name``.
+    {name_parameters}
 
     Attributes
     ----------
@@ -187,10 +258,7 @@ class LossHistoryDisplay:
 
         Parameters
         ----------
-        ax : matplotlib.axes.Axes or None, default=None
-            Axes to draw on; None makes a new figure.
-        name : str or None, default=None
-            Name shown in the title; overrides the ``name`` given at construction.
+        {plot_parameters}
         terms : sequence of {"loss", "reconstruction", "kl"}, \
 default=("loss", "reconstruction", "kl")
             Which loss terms to draw; each gets one colour, train solid and
@@ -198,10 +266,7 @@ default=("loss", "reconstruction", "kl")
         yscale : {"linear", "log"}, default="linear"
             Scale of the loss axis; "log" helps when the first epochs dominate.
 
-        Returns
-        -------
-        display : LossHistoryDisplay
-            This object, with ``ax_``, ``figure_`` and the artists set.
+        {returns}
 
         Examples
         --------
@@ -234,14 +299,13 @@ default=("loss", "reconstruction", "kl")
                     label=f"{_TERM_LABELS[term]} ({_SPLIT_LABELS[split]})",
                 )
 
-        self.best_epoch_line_ = None
-        if self.best_epoch is not None:
-            self.best_epoch_line_ = ax.axvline(
-                self.best_epoch,
-                color="0.4",
-                linestyle=":",
-                label=f"best epoch ({self.best_epoch}), weights kept",
-            )
+        self.best_epoch_line_ = _vertical_line(
+            ax,
+            self.best_epoch,
+            "best epoch ({}), weights kept",
+            color="0.4",
+            linestyle=":",
+        )
 
         self.lr_markers_ = None
         reduced = self.lr_reduction_epochs()
@@ -272,9 +336,6 @@ default=("loss", "reconstruction", "kl")
             plain = plt.FuncFormatter(lambda value, _: f"{value:g}")
             ax.yaxis.set_major_formatter(plain)
             ax.yaxis.set_minor_formatter(plain)
-        name = self.name if name is None else name
-        if name:
-            ax.set_title(f"{name} training history")
         # Colour says which term, line style which split: one legend entry each
         # rather than one per curve.
         Line2D = plt.Line2D
@@ -297,9 +358,7 @@ default=("loss", "reconstruction", "kl")
             a for a in (self.best_epoch_line_, self.lr_markers_) if a is not None
         ]
         ax.legend(handles=handles)
-        self.ax_ = ax
-        self.figure_ = ax.figure
-        return self
+        return _finish(self, ax, name, "training history")
 
     @classmethod
     def from_estimator(
@@ -322,21 +381,19 @@ default=("loss", "reconstruction", "kl")
             Which loss terms to draw.
         yscale : {"linear", "log"}, default="linear"
             Scale of the loss axis.
-        name : str or None, default=None
-            Title prefix; the estimator's class name when None.
-        ax : matplotlib.axes.Axes or None, default=None
-            Axes to draw on; None makes a new figure.
+        {from_estimator_parameters}
 
         Returns
         -------
         display : LossHistoryDisplay
+            The training history, plotted.
 
         Examples
         --------
-        >>> import numpy as np
         >>> from skvae import VAEOutlierDetector
+        >>> from skvae.datasets import make_anomaly_data
         >>> from skvae.plotting import LossHistoryDisplay
-        >>> X = np.random.RandomState(0).normal(size=(200, 4))
+        >>> X, _ = make_anomaly_data(n_samples=200, random_state=0)
         >>> detector = VAEOutlierDetector(max_epochs=5, early_stopping=True,
         ...                               random_state=0).fit(X)
         >>> display = LossHistoryDisplay.from_estimator(detector, terms=["loss"])
@@ -394,10 +451,7 @@ class ScoreHistogramDisplay:
     pos_label : int, float, bool or str, default=1
         The label of anomalies in ``y`` (1 in the ADBench convention; use -1 for
         scikit-learn's predict convention).
-    name : str or None, default=None
-        Name of the estimator, shown in the title (as in scikit-learn's Displays).
-    estimator_name : str, default="deprecated"
-        Former name of ``name``; deprecated in 0.2, use ``name``.
+    {name_parameters}
 
     Attributes
     ----------
@@ -460,20 +514,14 @@ class ScoreHistogramDisplay:
 
         Parameters
         ----------
-        ax : matplotlib.axes.Axes or None, default=None
-            Axes to draw on; None makes a new figure.
-        name : str or None, default=None
-            Name shown in the title; overrides the ``name`` given at construction.
+        {plot_parameters}
         bins : int or sequence of float, default=50
             Number of bins, or their edges, as in :func:`numpy.histogram_bin_edges`.
         density : bool, default=True
             Normalise each histogram to unit area, so that a small class of
             anomalies stays visible next to many normal samples.
 
-        Returns
-        -------
-        display : ScoreHistogramDisplay
-            This object, with ``ax_``, ``figure_`` and the artists set.
+        {returns}
 
         Examples
         --------
@@ -511,23 +559,13 @@ class ScoreHistogramDisplay:
                 alpha=0.6,
                 label=f"{label} (n={len(values)})",
             )
-        self.threshold_line_ = None
-        if self.offset is not None:
-            self.threshold_line_ = ax.axvline(
-                self.offset,
-                color="black",
-                linestyle="--",
-                label=f"threshold offset_ = {self.offset:.3g}",
-            )
+        self.threshold_line_ = _vertical_line(
+            ax, self.offset, "threshold offset_ = {:.3g}", color="black", linestyle="--"
+        )
         ax.set_xlabel("score_samples (higher is more normal)")
         ax.set_ylabel("density" if density else "number of samples")
-        name = self.name if name is None else name
-        if name:
-            ax.set_title(f"{name} scores")
         ax.legend()
-        self.ax_ = ax
-        self.figure_ = ax.figure
-        return self
+        return _finish(self, ax, name, "scores")
 
     @classmethod
     def from_estimator(
@@ -559,33 +597,31 @@ class ScoreHistogramDisplay:
             Number of bins, or their edges.
         density : bool, default=True
             Normalise each histogram to unit area.
-        name : str or None, default=None
-            Title prefix; the detector's class name when None.
-        ax : matplotlib.axes.Axes or None, default=None
-            Axes to draw on; None makes a new figure.
+        {from_estimator_parameters}
 
         Returns
         -------
         display : ScoreHistogramDisplay
+            The histogram of the scores of ``X``, with the threshold.
 
         Examples
         --------
         >>> import numpy as np
         >>> from skvae import VAEOutlierDetector
         >>> from skvae.plotting import ScoreHistogramDisplay
-        >>> X = np.random.RandomState(0).normal(size=(200, 4))
-        >>> detector = VAEOutlierDetector(max_epochs=5, random_state=0).fit(X)
-        >>> display = ScoreHistogramDisplay.from_estimator(detector, X, bins=10)
+        >>> rng = np.random.RandomState(0)
+        >>> X_train, X_new = rng.normal(size=(200, 4)), rng.normal(size=(50, 4))
+        >>> detector = VAEOutlierDetector(max_epochs=5, random_state=0).fit(X_train)
+        >>> display = ScoreHistogramDisplay.from_estimator(detector, X_new, bins=10)
         >>> len(display.bars_["all"]), display.ax_.get_ylabel()
         (10, 'density')
         """
-        _pyplot(f"{cls.__name__}.from_estimator")
-        detector = _final_estimator(estimator)
-        if not hasattr(estimator, "score_samples"):
-            raise TypeError(
-                f"{cls.__name__} needs an outlier detector with score_samples, such "
-                f"as VAEOutlierDetector; got {type(detector).__name__}."
-            )
+        detector = _checked_final(
+            estimator,
+            "score_samples",
+            cls.__name__,
+            "an outlier detector with score_samples, such as VAEOutlierDetector",
+        )
         display = cls(
             scores=estimator.score_samples(X),
             offset=getattr(detector, "offset_", None),
@@ -613,10 +649,7 @@ class LatentSpaceDisplay:
         Values to colour the points by.
     components : tuple of two int, default=(0, 1)
         Indices of the plotted latent dimensions, for the axis labels.
-    name : str or None, default=None
-        Name of the estimator, shown in the title (as in scikit-learn's Displays).
-    estimator_name : str, default="deprecated"
-        Former name of ``name``; deprecated in 0.2, use ``name``.
+    {name_parameters}
 
     Attributes
     ----------
@@ -638,16 +671,13 @@ class LatentSpaceDisplay:
 
     Examples
     --------
-    >>> from sklearn.datasets import load_wine
-    >>> from sklearn.pipeline import make_pipeline
-    >>> from sklearn.preprocessing import StandardScaler
+    >>> from sklearn import datasets
     >>> from skvae import VAETransformer
     >>> from skvae.plotting import LatentSpaceDisplay
-    >>> X, y = load_wine(return_X_y=True)
-    >>> pipe = make_pipeline(
-    ...     StandardScaler(), VAETransformer(max_epochs=10, random_state=0)
-    ... ).fit(X)
-    >>> display = LatentSpaceDisplay.from_estimator(pipe, X, y)
+    >>> X, y = datasets.load_wine(return_X_y=True)
+    >>> X = (X - X.mean(axis=0)) / X.std(axis=0)  # standardized
+    >>> vae = VAETransformer(max_epochs=10, random_state=0).fit(X)
+    >>> display = LatentSpaceDisplay.from_estimator(vae, X, y)
     >>> len(display.scatter_.get_offsets()), len(display.legend_.get_texts())
     (178, 3)
     """
@@ -678,19 +708,13 @@ class LatentSpaceDisplay:
 
         Parameters
         ----------
-        ax : matplotlib.axes.Axes or None, default=None
-            Axes to draw on; None makes a new figure.
-        name : str or None, default=None
-            Name shown in the title; overrides the ``name`` given at construction.
+        {plot_parameters}
         legend_title : str or None, default=None
             Title of the legend or label of the colour bar.
         **scatter_kwargs : dict
             Passed to :meth:`matplotlib.axes.Axes.scatter`, e.g. ``s`` or ``alpha``.
 
-        Returns
-        -------
-        display : LatentSpaceDisplay
-            This object, with ``ax_``, ``figure_`` and the artists set.
+        {returns}
 
         Examples
         --------
@@ -746,12 +770,7 @@ class LatentSpaceDisplay:
         first, second = self.components
         ax.set_xlabel(f"latent dimension {first} (posterior mean)")
         ax.set_ylabel(f"latent dimension {second} (posterior mean)")
-        name = self.name if name is None else name
-        if name:
-            ax.set_title(f"{name} latent space")
-        self.ax_ = ax
-        self.figure_ = ax.figure
-        return self
+        return _finish(self, ax, name, "latent space")
 
     @classmethod
     def from_estimator(
@@ -766,7 +785,7 @@ class LatentSpaceDisplay:
         ax=None,
         **scatter_kwargs,
     ) -> LatentSpaceDisplay:
-        """Encode ``X`` with a fitted transformer and plot two latent dimensions.
+        """Encode ``X`` with a fitted transformer and plot two of its latent dimensions.
 
         Parameters
         ----------
@@ -780,35 +799,32 @@ class LatentSpaceDisplay:
             Latent dimensions to plot (0-based), x then y.
         legend_title : str or None, default=None
             Title of the legend or label of the colour bar.
-        name : str or None, default=None
-            Title prefix; the estimator's class name when None.
-        ax : matplotlib.axes.Axes or None, default=None
-            Axes to draw on; None makes a new figure.
+        {from_estimator_parameters}
         **scatter_kwargs : dict
             Passed to :meth:`matplotlib.axes.Axes.scatter`.
 
         Returns
         -------
         display : LatentSpaceDisplay
+            The latent codes of ``X``, plotted.
 
         Examples
         --------
-        >>> import numpy as np
+        >>> from sklearn.datasets import load_iris
         >>> from skvae import VAETransformer
         >>> from skvae.plotting import LatentSpaceDisplay
-        >>> X = np.random.RandomState(0).normal(size=(100, 5))
+        >>> X, y = load_iris(return_X_y=True)
         >>> vae = VAETransformer(n_components=3, max_epochs=5, random_state=0).fit(X)
-        >>> display = LatentSpaceDisplay.from_estimator(vae, X, components=(1, 2))
+        >>> display = LatentSpaceDisplay.from_estimator(vae, X, y, components=(1, 2))
         >>> display.ax_.get_xlabel()
         'latent dimension 1 (posterior mean)'
         """
-        _pyplot(f"{cls.__name__}.from_estimator")
-        final = _final_estimator(estimator)
-        if not hasattr(estimator, "transform"):
-            raise TypeError(
-                f"{cls.__name__} needs an estimator whose transform returns latent "
-                f"codes, such as VAETransformer; got {type(final).__name__}."
-            )
+        final = _checked_final(
+            estimator,
+            "transform",
+            cls.__name__,
+            "an estimator whose transform returns latent codes, such as VAETransformer",
+        )
         components = tuple(components)
         n_components = getattr(final, "n_components_", None)
         if len(components) != 2 or len(set(components)) != 2:
@@ -826,3 +842,7 @@ class LatentSpaceDisplay:
         Z = np.asarray(estimator.transform(X))[:, list(components)]
         display = cls(Z=Z, y=y, components=components, name=_name(estimator, name))
         return display.plot(ax=ax, legend_title=legend_title, **scatter_kwargs)
+
+
+for _display in (LossHistoryDisplay, ScoreHistogramDisplay, LatentSpaceDisplay):
+    _fill_display_docs(_display)
