@@ -43,10 +43,12 @@ from ._state import (
     layer_widths,
 )
 from ._tabular import (
+    check_feature_dtypes,
     check_layout,
     encoder_from_state,
     encoder_state,
     module_layout,
+    numeric_frame_dtypes,
     numeric_variance,
     validate_table,
 )
@@ -103,6 +105,7 @@ BASE_FITTED_ATTRIBUTES: dict = {
     "n_features_in_": [Interval(Integral, 1, MAX_FEATURES, closed="both")],
     "table_encoder_": (encoder_from_state, "n_features_in_"),
     "feature_names_in_": (column_names, "n_features_in_", "table_encoder_"),
+    "feature_dtypes_": (check_feature_dtypes, "n_features_in_"),
     "module_layout_": (check_layout, "table_encoder_", "n_features_in_"),
     "n_components_": [Interval(Integral, 1, MAX_LAYER_WIDTH, closed="both")],
     "hidden_layer_sizes_": (layer_widths,),
@@ -351,9 +354,11 @@ class BaseVAE(BaseEstimator):
         previous_net = self.__dict__.pop("net_", None)
         for name in [k for k in vars(self) if k.endswith("_") and k[0] != "_"]:
             delattr(self, name)
-        X = self._validate_table(X, reset=True)
-        self._train_new_net(X, epochs=None, previous_net=previous_net)
-        return X
+        validated = self._validate_table(X, reset=True)
+        # For sample, which gives rows back with the dtypes they came with.
+        self.feature_dtypes_ = numeric_frame_dtypes(X)
+        self._train_new_net(validated, epochs=None, previous_net=previous_net)
+        return validated
 
     def _partial_fit(self, X, epochs: int):
         """Train ``epochs`` passes over ``X`` without resetting weights or optimiser.
@@ -367,10 +372,12 @@ class BaseVAE(BaseEstimator):
         if not isinstance(epochs, Integral) or isinstance(epochs, bool) or epochs < 1:
             raise ValueError(f"epochs must be an int >= 1, got {epochs!r}.")
         first_call = not hasattr(self, "net_")
-        X = self._validate_table(X, reset=first_call)
+        validated = self._validate_table(X, reset=first_call)
         if first_call:
-            self._train_new_net(X, epochs=epochs)
-            return X
+            self.feature_dtypes_ = numeric_frame_dtypes(X)
+            self._train_new_net(validated, epochs=epochs)
+            return validated
+        X = validated
         if self.batch_norm and len(X) < 2:
             raise ValueError(
                 "batch_norm=True needs at least 2 rows in every training batch, but "

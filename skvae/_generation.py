@@ -32,6 +32,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 from torch import nn
 
+from ._tabular import restore_dtypes
+
 #: Most mixture components of the latent prior (Ghosh et al. 2020 use 10).
 MAX_PRIOR_COMPONENTS = 10
 #: Rows per covariance value each component gets at least.
@@ -318,8 +320,13 @@ def sampled_output(estimator, encoded: np.ndarray):
         names = getattr(estimator, "feature_names_in_", None)
         if names is None:
             names = [f"x{j}" for j in range(rows.shape[1])]
-    if container == "pandas" and encoder is not None:
-        return frame
-    return ADAPTERS_MANAGER.adapters[container].create_container(
-        rows, None, columns=list(names)
+    out = (
+        frame
+        if container == "pandas" and encoder is not None
+        else ADAPTERS_MANAGER.adapters[container].create_container(
+            rows, None, columns=list(names)
+        )
     )
+    if container == "pandas":  # feature_dtypes_: None unless fitted on numbers
+        out = restore_dtypes(out, getattr(estimator, "feature_dtypes_", None))
+    return out

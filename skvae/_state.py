@@ -27,8 +27,9 @@ from .exceptions import invalid_model
 MAX_FEATURES = 2**24
 MAX_LAYER_WIDTH = 2**20
 MAX_HIDDEN_LAYERS = 64
-# scikit-learn sets feature_names_in_ only when fitted on a DataFrame.
-OPTIONAL_FITTED = {"feature_names_in_"}
+# scikit-learn sets feature_names_in_ only when fitted on a DataFrame; models
+# saved before sample() existed have no feature_dtypes_.
+OPTIONAL_FITTED = {"feature_names_in_", "feature_dtypes_"}
 _MODULE_DTYPES = {"float32": torch.float32, "float64": torch.float64}
 _STATE_KEYS = {
     "module",
@@ -97,7 +98,9 @@ def column_names(value, n_features_in: int, encoder) -> np.ndarray:
     names = list(value) if isinstance(value, (list, np.ndarray)) else [None]
     if len(names) != n_features_in or not all(isinstance(n, str) for n in names):
         raise invalid_model("feature_names_in_ must be n_features_in_ strings")
-    if encoder is not None and encoder.column_names_ != names:
+    # A numeric table is encoded after validation, as an array: no names there.
+    encoded_names = None if encoder is None else encoder.column_names_
+    if encoded_names is not None and encoded_names != names:
         raise invalid_model(
             "the table encoder's column names are not feature_names_in_"
         )

@@ -24,6 +24,62 @@ def _is_dataframe(X) -> bool:
     return hasattr(X, "columns") and hasattr(X, "dtypes") and hasattr(X, "iloc")
 
 
+#: The dtypes a numeric DataFrame's columns may have for ``feature_dtypes_``.
+NUMERIC_DTYPE_NAMES = frozenset(
+    [f"{kind}{bits}" for kind in ("int", "uint") for bits in (8, 16, 32, 64)]
+    + ["float16", "float32", "float64"]
+)
+
+
+def numeric_frame_dtypes(X) -> list[str] | None:
+    """The dtype names of a pandas DataFrame's columns when every one is a NumPy
+    number (what :meth:`~skvae._base.BaseVAE.sample` gives back), else None.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skvae._tabular import numeric_frame_dtypes
+    >>> numeric_frame_dtypes(pd.DataFrame({"a": [1, 2], "b": [0.5, 1.0]}))
+    ['int64', 'float64']
+    >>> numeric_frame_dtypes([[1, 2]]) is None
+    True
+    """
+    if not _is_dataframe(X):
+        return None
+    names = [str(dtype) for dtype in X.dtypes]
+    return names if all(name in NUMERIC_DTYPE_NAMES for name in names) else None
+
+
+def check_feature_dtypes(value, n_features_in: int) -> list[str] | None:
+    """``feature_dtypes_`` from a saved model: None or ``n_features_in`` names."""
+    if value is None:
+        return None
+    if (
+        not isinstance(value, (list, tuple))
+        or len(value) != n_features_in
+        or not all(isinstance(v, str) and v in NUMERIC_DTYPE_NAMES for v in value)
+    ):
+        raise invalid_model(
+            f"feature_dtypes_ must be None or {n_features_in} numeric dtype names"
+        )
+    return list(value)
+
+
+def restore_dtypes(frame, dtypes: list[str] | None):
+    """``frame`` (drawn rows) with its numeric columns cast back to ``dtypes``:
+    integer columns rounded, unless a drawn cell is missing."""
+    if dtypes is None:
+        return frame
+    for name, dtype in zip(frame.columns, dtypes, strict=True):
+        column = frame[name]
+        if np.dtype(dtype).kind in "iu":
+            if column.isna().any():
+                continue
+            column = column.round()
+        frame[name] = column.astype(dtype)
+    return frame
+
+
 def resolve_categorical(X, categorical_features) -> np.ndarray:
     """Boolean mask of the categorical columns of ``X``, in scikit-learn's terms.
 

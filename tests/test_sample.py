@@ -135,10 +135,19 @@ def test_set_output_gives_frames_for_array_fits():
     assert list(rows.columns) == ["x0", "x1", "x2", "x3"]
 
 
-def test_frame_fits_keep_column_names():
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_numeric_frames_keep_names_and_dtypes(Estimator, tmp_path):
     X = pd.DataFrame(correlated(), columns=list("abcd"))
-    rows = VAEOutlierDetector(**FAST).fit(X).sample(3, random_state=0)
+    X["b"] = (X["b"] * 10).round().astype("int32")
+    X["d"] = X["d"].astype("float32")
+    model = Estimator(**FAST).fit(X)
+    rows = model.sample(30, random_state=0)
     assert list(rows.columns) == list("abcd")
+    assert list(rows.dtypes) == list(X.dtypes)
+    skvae.save(model, tmp_path / "model.skvae")
+    pd.testing.assert_frame_equal(
+        skvae.load(tmp_path / "model.skvae").sample(30, random_state=0), rows
+    )
 
 
 def test_sample_is_drawn_in_bounded_blocks(monkeypatch):
